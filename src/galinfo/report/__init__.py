@@ -1,0 +1,1 @@
+"""galinfo.report"""
