@@ -1,0 +1,322 @@
+"""Run a planned study: each step in dependency order, cached under a key of its parameters and
+upstream keys, so that a rerun (after a crash, or with more steps) skips what is done.
+
+Layout of ``OUT``::
+
+    study.json                 the validated config
+    dataset/                   the study's dataset (mock or import), unless the config names a folder
+    models/<objective>-<inputs>/   training runs (checkpoints, predictions.h5, metrics.json)
+    steps/<step>/done.json     {key, summary} of every finished step, plus the step's files
+    report.html, results.json  the report (galinfo.study.report)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galinfo.data.dataset import Dataset, sha256_file
+from galinfo.errors import ConfigError, DataValidationError
+from galinfo.report.html import write_text_atomic
+from galinfo.study.config import StudyConfig
+from galinfo.study.plan import Step, model_step_name, plan_study
+
+log = logging.getLogger(__name__)
+
+
+def slug(name: str) -> str:
+    """A file-system-safe folder name for a step name."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
+
+
+class Study:
+    """A study in an output folder. ``run()`` executes (or resumes) it and writes the report."""
+
+    def __init__(self, cfg: StudyConfig, out: str | os.PathLike, *, progress: bool = True,
+                 on_step: Callable[[Step], None] | None = None):
+        self.cfg = cfg
+        self.out = Path(out)
+        self.progress = progress
+        self.on_step = on_step
+        self.steps = plan_study(cfg)
+        self.summaries: dict[str, dict] = {}
+        self.keys: dict[str, str] = {}
+
+    # -- paths --------------------------------------------------------------------------------
+    @property
+    def dataset_path(self) -> Path:
+        if self.cfg.dataset.kind == "path":
+            return Path(self.cfg.dataset.path)
+        return self.out / "dataset"
+
+    def model_dir(self, objective: str, inputs: str) -> Path:
+        return self.out / "models" / slug(f"{objective}-{inputs}")
+
+    def step_dir(self, step: Step) -> Path:
+        return self.out / "steps" / slug(step.name)
+
+    # -- validation before any work ------------------------------------------------------------
+    def check_dataset(self, ds: Dataset) -> None:
+        """Fail early, with one line, when a model, question or tuple cannot run on ``ds``."""
+        for step in self.steps:
+            if step.kind == "model":
+                ok, why = ds.input_set_status(step.params["inputs"])
+                if not ok:
+                    raise ConfigError(f"{step.name} cannot run on {ds.path}: {why}")
+        if self.cfg.target not in ds.catalog.colnames:
+            raise ConfigError(f"target column {self.cfg.target} is not in {ds.path}")
+        for q in self.cfg.causal:
+            for col in (q.query, q.given):
+                if col and col not in ds.catalog.colnames:
+                    raise ConfigError(f"causal question {q.label}: column {col} is not in {ds.path}")
+        for col in self.cfg.discover_vars:
+            if col not in ds.catalog.colnames:
+                raise ConfigError(f"discover variable {col} is not in {ds.path}")
+        for t in self.cfg.all_tuples:
+            for m in t.models:
+                ok, why = ds.input_set_status(m)
+                if not ok:
+                    raise ConfigError(f"tuple {t.label} needs {m}, which {ds.path} cannot provide: {why}")
+
+    def check_before_data(self) -> None:
+        """Checks possible before the dataset exists (e.g. image models on an image-less source)."""
+        from galinfo.data.inputs import parse_inputs
+
+        if self.cfg.dataset.kind in ("na10", "lcs", "table"):
+            for step in self.steps:
+                if step.kind == "model" and parse_inputs(step.params["inputs"]).has_images:
+                    raise ConfigError(
+                        f"{step.name} needs images, but a {self.cfg.dataset.kind} catalogue has none"
+                    )
+            if not Path(self.cfg.dataset.path).exists():
+                raise ConfigError(f"dataset.path {self.cfg.dataset.path} does not exist")
+        if self.cfg.dataset.kind == "path":
+            Dataset.open(self.cfg.dataset.path)  # raises on a bad folder
+
+    # -- caching -------------------------------------------------------------------------------
+    def _done(self, step: Step) -> dict | None:
+        path = self.step_dir(step) / "done.json"
+        if not path.exists():
+            return None
+        try:
+            done = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return None
+        return done if done.get("key") == self.keys[step.name] else None
+
+    def _mark_done(self, step: Step, summary: dict) -> None:
+        payload = {"key": self.keys[step.name], "step": step.name, "summary": summary,
+                   "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        write_text_atomic(self.step_dir(step) / "done.json", json.dumps(payload, indent=1, default=_json_default))
+
+    def _dataset_key_params(self) -> dict:
+        spec = asdict(self.cfg.dataset)
+        spec.pop("workers", None)  # the mock does not depend on the worker count
+        if self.cfg.dataset.kind == "path":
+            spec["checksum"] = Dataset.open(self.cfg.dataset.path).checksum
+        elif self.cfg.dataset.kind != "mock":
+            spec["source_sha256"] = sha256_file(self.cfg.dataset.path)
+        return spec
+
+    def compute_keys(self) -> None:
+        for step in self.steps:
+            params = self._dataset_key_params() if step.kind == "dataset" else None
+            if params is not None:
+                step = Step(step.kind, step.name, params, step.deps)
+            self.keys[step.name] = step.key(self.keys)
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Run every step not yet done; return the report's results."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.check_before_data()
+        write_text_atomic(self.out / "study.json", json.dumps(_config_dict(self.cfg), indent=1, default=str))
+        self.compute_keys()
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), disable=not self.progress, transient=False) as bar:
+            task = bar.add_task("study", total=len(self.steps))
+            for step in self.steps:
+                done = self._done(step)
+                if done is not None:
+                    self.summaries[step.name] = done["summary"]
+                    bar.advance(task)
+                    continue
+                bar.update(task, description=step.name)
+                if self.on_step is not None:
+                    self.on_step(step)
+                started = time.perf_counter()
+                summary = EXECUTORS[step.kind](self, step)
+                summary["seconds"] = round(time.perf_counter() - started, 2)
+                self.summaries[step.name] = summary
+                self._mark_done(step, summary)
+                if step.kind == "dataset":
+                    self.check_dataset(Dataset.open(self.dataset_path))
+                bar.advance(task)
+        return self.summaries.get("report", {})
+
+
+def _config_dict(cfg: StudyConfig) -> dict:
+    d = asdict(cfg)
+    d["tuples"] = [t.label for t in cfg.tuples]
+    return d
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# -- executors ---------------------------------------------------------------------------------------
+def _run_dataset(study: Study, step: Step) -> dict:
+    cfg = study.cfg.dataset
+    out = study.dataset_path
+    if cfg.kind == "mock":
+        from galinfo.mock import generate
+
+        if out.exists():
+            shutil.rmtree(out)
+        generate(n=cfg.n, seed=cfg.seed, out=out, workers=cfg.workers, resume=True, progress=study.progress)
+    elif cfg.kind in ("na10", "lcs", "table"):
+        from galinfo.data import importers
+
+        fn = {"na10": importers.import_na10, "lcs": importers.import_lcs, "table": importers.import_table}[cfg.kind]
+        fn(cfg.path, out, seed=cfg.seed, overwrite=True)
+    ds = Dataset.open(out)
+    return {"path": str(out), "n": ds.n, "n_per_split": ds.manifest["n_per_split"], "checksum": ds.checksum,
+            "has_images": ds.has_images, "kind": cfg.kind, "provenance": ds.manifest.get("provenance", {})}
+
+
+def _run_model(study: Study, step: Step) -> dict:
+    from galinfo.models import evaluate, predict, train
+
+    p = step.params
+    run = study.model_dir(p["objective"], p["inputs"])
+    key_file = run / "study_key"
+    if run.exists() and (not key_file.exists() or key_file.read_text() != study.keys[step.name]):
+        shutil.rmtree(run)  # a run of other settings: start again
+    run.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(study.keys[step.name])
+    lo, hi = p["target_range"]
+    train(study.dataset_path, run, inputs=p["inputs"], objective=p["objective"], preset=p["preset"],
+          seed=p["seed"], max_steps=p["max_steps"], target=p["target"], target_low=lo, target_high=hi,
+          n_bins=p["n_bins"], progress=study.progress, **p["overrides"])
+    predict(run, study.dataset_path)
+    metrics = evaluate(run)
+    return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics}
+
+
+def _run_knn(study: Study, step: Step) -> dict:
+    from galinfo.knn.outputs import run_adaptive_knn, write_knn
+    from galinfo.metrics import pit, pit_wasserstein, sigma_mad
+    from galinfo.models.outputs import read_predictions
+
+    run = study.model_dir("scl", step.params["latent"])
+    pred = read_predictions(run)
+    n_train = int(pred.mask("train").sum())
+    kmax = int(min(2000, max(10, n_train // 4)))
+    _, arrays = run_adaptive_knn(pred, kmax=kmax)
+    write_knn(study.step_dir(step) / "knn.h5", arrays, {"kmax": kmax, "input_set": pred.input_set})
+    test = pred.mask("test") & np.isfinite(pred.target)
+    raw_pit = pit(pred.pdf[test], pred.bins, pred.target[test]) if pred.pdf is not None else None
+    return {
+        "latent": pred.input_set, "kmax": kmax, "n_test": int(test.sum()),
+        "pit_w1_softmax": float(pit_wasserstein(raw_pit)) if raw_pit is not None else None,
+        "pit_w1_knn": float(pit_wasserstein(arrays["pit"][test])),
+        "sigma_mad_softmax": float(sigma_mad(pred.pdf_mean[test], pred.target[test])),
+        "sigma_mad_knn": float(sigma_mad(arrays["pdf_mean"][test], pred.target[test])),
+    }
+
+
+def _galaxy_columns(ds: Dataset, objid: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    order = np.argsort(ds.objid)
+    pos = order[np.searchsorted(ds.objid, objid, sorter=order)]
+    out = {}
+    for name in names:
+        if name in ds.catalog.colnames:
+            col = ds.catalog[name]
+            out[name] = (np.asarray(col).astype(str) if np.asarray(col).dtype.kind in "SU" else ds.column(name))[pos]
+    return out
+
+
+def _run_pid(study: Study, step: Step) -> dict:
+    from galinfo.info import binned, estimate_pointwise_mi, per_galaxy_table, pid_table, summarize
+    from galinfo.info.plots import plot_stack
+    from galinfo.info.table import write_table
+    from galinfo.info.tuples import TupleSpec
+    from galinfo.models.outputs import read_predictions
+
+    p = step.params
+    t = TupleSpec(p["source1"], p["source2"])
+    ds = Dataset.open(study.dataset_path)
+    if p["estimator"] == "model":
+        preds = [read_predictions(study.model_dir("ce", m)) for m in t.models]
+        table = pid_table(*preds, split="test")
+        for name, values in _galaxy_columns(ds, np.asarray(table["objid"]), ("cls", "mag_r")).items():
+            table[name] = values
+    else:
+        rows = ds.complete_rows(t.union)
+        y = ds.target(study.cfg.target, rows)
+        from galinfo.data.binning import TargetBins
+
+        bins = TargetBins(*study.cfg.target_range, study.cfg.n_bins)
+        i = [estimate_pointwise_mi(ds.features(m, rows), y, bins=bins, seed=p["seed"]) for m in t.models]
+        extra = {"split": ds.split[rows], study.cfg.target: y,
+                 **_galaxy_columns(ds, ds.objid[rows], ("cls", "mag_r"))}
+        table = per_galaxy_table(ds.objid[rows], *i, extra=extra)
+    sdir = study.step_dir(step)
+    write_table(table, sdir / "pid_galaxies.fits")
+    summary_table = summarize(table, n_boot=p["bootstrap"], seed=p["seed"])
+    figures = []
+    for column, width in ((study.cfg.target, 0.25), ("mag_r", 0.5)):
+        if column not in table.colnames:
+            continue
+        min_count = max(10, len(table) // 100)
+        b = binned(table, column, width=width, n_boot=p["bootstrap"], seed=p["seed"], min_count=min_count)
+        if len(b):
+            files = plot_stack(b, sdir / f"stack_{column}", source1=t.source1, source2=t.source2,
+                               xlabel=column, title=t.label)
+            figures.append(str(files[0]))
+    return {"tuple": t.label, "source1": t.source1, "source2": t.source2, "n": len(table),
+            "summary": _table_records(summary_table), "figures": figures}
+
+
+def _table_records(table) -> list[dict]:
+    """Rows of an astropy table as plain JSON-ready dicts."""
+    return [{k: _py(v) for k, v in zip(table.colnames, row, strict=True)} for row in table.iterrows()]
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+EXECUTORS: dict[str, Callable[[Study, Step], dict]] = {
+    "dataset": _run_dataset,
+    "model": _run_model,
+    "knn": _run_knn,
+    "pid": _run_pid,
+}
+
+__all__ = ["Study", "slug", "model_step_name", "DataValidationError"]
