@@ -312,11 +312,90 @@ def _py(v: Any) -> Any:
     return v
 
 
+def _run_report(study: Study, step: Step) -> dict:
+    from astropy.table import Table
+
+    from galinfo.info.plots import plot_atom_bars
+    from galinfo.models.outputs import read_predictions
+    from galinfo.report.figures import plot_estimates, plot_pit
+    from galinfo.report.html import Figure
+    from galinfo.study import report as rep
+
+    by_kind: dict[str, list[dict]] = {}
+    for s in study.steps:
+        if s.kind != "report":
+            by_kind.setdefault(s.kind, []).append(study.summaries[s.name])
+    fig_dir = study.out / "figures"
+    models = by_kind.get("model", [])
+    est, pits = {}, {}
+    for m in models:
+        pred = read_predictions(m["run"])
+        test = pred.mask("test") & np.isfinite(pred.target)
+        est[f"{m['objective']}: {m['inputs']}"] = (pred.target[test], pred.pdf_mean[test])
+        if m["objective"] == "scl" and pred.pdf is not None:
+            pits[f"softmax {m['inputs']}"] = (pred.pdf[test], pred.bins.edges, pred.target[test])
+    figures = []
+    if est:
+        figures.append(Figure(plot_estimates(est, fig_dir / "estimates"),
+                              "Estimated against true log M* for the test galaxies, one panel per model; the dashed "
+                              "line is equality. A tighter band along it means a better estimator."))
+    if pits:
+        figures.append(Figure(plot_pit(pits, fig_dir / "pit"),
+                              "Probability integral transform of the true mass under each latent model's pdf: a flat "
+                              "histogram means calibrated pdfs, a U shape over-confident ones, a hump under-confident ones."))
+    sections = [rep.dataset_section(study.summaries["dataset"]),
+                rep.estimation_section(models, by_kind.get("knn", []), figures)]
+    pids = by_kind.get("pid", [])
+    if pids:
+        tables = {p["tuple"]: Table(rows=p["summary"]) for p in pids}
+        files = plot_atom_bars(tables, fig_dir / "pid_bars", title="mean pointwise information atoms (nats)")
+        bar = Figure(Path(files[0]), "Mean information atoms of every tuple (nats) with 95% bootstrap intervals, "
+                                     "for all test galaxies and per class.")
+        sections.append(rep.pid_section(pids, bar))
+    for kind, builder in SECTION_BUILDERS.items():
+        if by_kind.get(kind):
+            sections.append(builder(study, by_kind[kind]))
+    results = {
+        "dataset": study.summaries["dataset"],
+        "estimation": {f"{m['objective']}:{m['inputs']}": m["metrics"] for m in models},
+        "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
+        "pid": {p["tuple"]: p["summary"] for p in pids},
+        "causal": {c["question"]: c for c in by_kind.get("causal", [])},
+        "discovery": by_kind.get("discover", [{}])[0],
+    }
+    truth = truth_check(study, by_kind)
+    if truth is not None:
+        results["truth_check"] = truth
+        sections.append(rep.truth_section(truth))
+    html_path, json_path = rep.write_report(study.out, f"galinfo study: {study.cfg.name}", sections, results)
+    return {"html": str(html_path), "json": str(json_path)}
+
+
+# Section builders and the truth check for causal/discovery steps are registered by
+# galinfo.study.causal_steps (kept apart so that this module does not import the causal package).
+SECTION_BUILDERS: dict[str, Callable[[Study, list[dict]], Any]] = {}
+
+
+def truth_check(study: Study, by_kind: dict[str, list[dict]]) -> list[dict] | None:
+    """For mock data: each designed answer of truth_dag.json that the study tested, right or wrong."""
+    dag_path = study.dataset_path / "truth_dag.json"
+    if not dag_path.exists():
+        return None
+    checks: list[dict] = []
+    for fn in TRUTH_CHECKS:
+        checks.extend(fn(study, by_kind, json.loads(dag_path.read_text())))
+    return checks
+
+
+TRUTH_CHECKS: list[Callable[[Study, dict, dict], list[dict]]] = []
+
+
 EXECUTORS: dict[str, Callable[[Study, Step], dict]] = {
     "dataset": _run_dataset,
     "model": _run_model,
     "knn": _run_knn,
     "pid": _run_pid,
+    "report": _run_report,
 }
 
 __all__ = ["Study", "slug", "model_step_name", "DataValidationError"]

@@ -1,0 +1,63 @@
+"""CLI: ``galinfo study`` and ``galinfo quickstart``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+
+def _print_plan(study) -> None:
+    from galinfo.study.plan import gpu_hours
+
+    console = Console()
+    table = RichTable(title=f"plan of study '{study.cfg.name}' ({len(study.steps)} steps)")
+    for col in ("#", "step", "kind", "device", "est. time"):
+        table.add_column(col, justify="right" if col in ("#", "est. time") else "left")
+    for i, s in enumerate(study.steps, 1):
+        t = s.cost_s
+        est = f"{t / 3600:.2f} h" if t >= 3600 else f"{t / 60:.1f} min" if t >= 60 else f"{t:.0f} s"
+        table.add_row(str(i), s.name, s.kind, s.device, est)
+    console.print(table)
+    n_models = sum(s.kind == "model" for s in study.steps)
+    cpu_h = sum(s.cost_s for s in study.steps if s.device == "cpu") / 3600
+    console.print(f"{n_models} models; estimated GPU-hours: {gpu_hours(study.steps):.1f} (one H200-class GPU, bf16); "
+                  f"CPU-hours: {cpu_h:.2f}")
+
+
+def study_cmd(
+    config: Annotated[Path | None, typer.Argument(help="Study YAML (or use --preset).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder (rerunning skips finished steps).")] = Path("runs/study"),
+    preset: Annotated[str | None, typer.Option(help="A shipped preset: quickstart, na10 or paper.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan with estimated cost; run nothing.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Run a whole study: dataset, models, KNN, causal tests, decompositions, report."""
+    from galinfo.errors import ConfigError
+    from galinfo.study.config import load_config, load_preset
+    from galinfo.study.runner import Study
+
+    if (config is None) == (preset is None):
+        raise ConfigError("give either a study CONFIG file or --preset NAME")
+    cfg = load_preset(preset) if preset else load_config(config)
+    study = Study(cfg, out, progress=not quiet)
+    if dry_run:
+        _print_plan(study)
+        return
+    study.run()
+    Console().print(f"report: {out / 'report.html'}  results: {out / 'results.json'}")
+
+
+def quickstart_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/quickstart"),
+) -> None:
+    """The quickstart study: a small mock, small models, the paper's tuples, a causal test, the report."""
+    study_cmd(None, out=out, preset="quickstart")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("study")(study_cmd)
+    app.command("quickstart")(quickstart_cmd)
