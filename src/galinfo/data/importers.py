@@ -128,7 +128,8 @@ def na10_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]
     """Nair & Abraham (2010) -> data model.
 
     ugriz from ``RMAG`` and the observed colours (g = r + GR, u = g + UG, i = r - RI, z = i - IZ);
-    ``LGM`` -> logmstar (rows with LGM <= 5 dropped as missing); ``Z`` -> z; r-band ``RP50 RP90 B_A NR``
+    ``LGM`` -> logmstar (rows with LGM <= 5 dropped as missing); ``Z`` -> z; magnitudes outside
+    [5, 30] are missing (the catalogue's colours were built from -9999 sentinels in a few rows); r-band ``RP50 RP90 B_A NR``
     and g-band ``NG`` morphology (NG/NR = 0 are missing). ``objid`` = (plate * 100000 + mjd) * 10000
     + fiber. ``cls`` from the MPA-JHU specific SFR ``SFRM``: sf above -11 (log yr^-1), passive at or
     below, other where missing. NA10 has no magnitude errors, WISE, E(B-V) or other bands' morphology:
@@ -147,7 +148,10 @@ def na10_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]
     ug, gr, ri, iz = (as_float(source[c]) for c in ("UG", "GR", "RI", "IZ"))
     g = r + gr
     i = r - ri
-    t["mag_r"], t["mag_g"], t["mag_u"], t["mag_i"], t["mag_z"] = r, g, g + ug, i, i - iz
+    mags = {"r": r, "g": g, "u": g + ug, "i": i, "z": i - iz}
+    for band, mag in mags.items():
+        # a colour built from a -9999 magnitude gives e.g. UG = -10015: outside [5, 30] is missing
+        t[f"mag_{band}"] = np.where((mag > 5.0) & (mag < 30.0), mag, np.nan)
     if "RP50" in source.colnames:
         t["r50_r"] = as_float(source["RP50"], below=1e-6)
         t["r90_r"] = as_float(source["RP90"], below=1e-6)
