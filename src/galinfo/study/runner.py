@@ -246,57 +246,25 @@ def _run_knn(study: Study, step: Step) -> dict:
     }
 
 
-def _galaxy_columns(ds: Dataset, objid: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    order = np.argsort(ds.objid)
-    pos = order[np.searchsorted(ds.objid, objid, sorter=order)]
-    out = {}
-    for name in names:
-        if name in ds.catalog.colnames:
-            col = ds.catalog[name]
-            out[name] = (np.asarray(col).astype(str) if np.asarray(col).dtype.kind in "SU" else ds.column(name))[pos]
-    return out
-
-
 def _run_pid(study: Study, step: Step) -> dict:
-    from galinfo.info import binned, estimate_pointwise_mi, per_galaxy_table, pid_table, summarize
-    from galinfo.info.plots import plot_stack
-    from galinfo.info.table import write_table
+    from astropy.table import Table
+
+    from galinfo.info.pipeline import run_pid
     from galinfo.info.tuples import TupleSpec
-    from galinfo.models.outputs import read_predictions
 
     p = step.params
     t = TupleSpec(p["source1"], p["source2"])
-    ds = Dataset.open(study.dataset_path)
+    n_galaxies = study.summaries["dataset"]["n"]
+    kwargs = {"n_boot": p["bootstrap"], "seed": p["seed"], "min_count": 20 if n_galaxies < 20000 else 50}
     if p["estimator"] == "model":
-        preds = [read_predictions(study.model_dir("ce", m)) for m in t.models]
-        table = pid_table(*preds, split="test")
-        for name, values in _galaxy_columns(ds, np.asarray(table["objid"]), ("cls", "mag_r")).items():
-            table[name] = values
+        runs = [study.model_dir("ce", m) for m in t.models]
+        files = run_pid(study.dataset_path, t, study.step_dir(step), runs=runs, **kwargs)
     else:
-        rows = ds.complete_rows(t.union)
-        y = ds.target(study.cfg.target, rows)
-        from galinfo.data.binning import TargetBins
-
-        bins = TargetBins(*study.cfg.target_range, study.cfg.n_bins)
-        i = [estimate_pointwise_mi(ds.features(m, rows), y, bins=bins, seed=p["seed"]) for m in t.models]
-        extra = {"split": ds.split[rows], study.cfg.target: y,
-                 **_galaxy_columns(ds, ds.objid[rows], ("cls", "mag_r"))}
-        table = per_galaxy_table(ds.objid[rows], *i, extra=extra)
-    sdir = study.step_dir(step)
-    write_table(table, sdir / "pid_galaxies.fits")
-    summary_table = summarize(table, n_boot=p["bootstrap"], seed=p["seed"])
-    figures = []
-    for column, width in ((study.cfg.target, 0.25), ("mag_r", 0.5)):
-        if column not in table.colnames:
-            continue
-        min_count = max(10, len(table) // 100)
-        b = binned(table, column, width=width, n_boot=p["bootstrap"], seed=p["seed"], min_count=min_count)
-        if len(b):
-            files = plot_stack(b, sdir / f"stack_{column}", source1=t.source1, source2=t.source2,
-                               xlabel=column, title=t.label)
-            figures.append(str(files[0]))
-    return {"tuple": t.label, "source1": t.source1, "source2": t.source2, "n": len(table),
-            "summary": _table_records(summary_table), "figures": figures}
+        files = run_pid(study.dataset_path, t, study.step_dir(step), estimate=True, **kwargs)
+    summary = Table.read(files["summary"])
+    figures = [str(files[k]) for k in ("stack_logmstar", "stack_mag_r") if k in files]
+    return {"tuple": t.label, "source1": t.source1, "source2": t.source2, "estimator": p["estimator"],
+            "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures}
 
 
 def _table_records(table) -> list[dict]:

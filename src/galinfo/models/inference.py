@@ -1,0 +1,145 @@
+"""Applying a trained run: ``predict`` writes ``RUN/predictions.h5``; ``evaluate`` writes ``RUN/metrics.json``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from galinfo.data.binning import TargetBins
+from galinfo.data.schema import SPLITS
+from galinfo.errors import GalinfoError, GalinfoWarning
+from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, write_json
+from galinfo.models.data import InputSpec, model_data, usable_rows
+from galinfo.models.networks import ModelConfig, create_model
+from galinfo.models.outputs import Predictions, read_predictions, write_predictions
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+
+
+def load_run(run_dir: str | os.PathLike, *, which: str = "best") -> tuple[torch.nn.Module, dict]:
+    """The model of a run (best validation weights by default, else the last) and its checkpoint."""
+    run_dir = Path(run_dir)
+    path = run_dir / (BEST if which == "best" else LAST)
+    if which == "best" and not path.exists():
+        path = run_dir / LAST
+    if not path.exists():
+        raise GalinfoError(f"{run_dir} holds no checkpoint ({BEST} or {LAST}); train first")
+    ckpt = load_checkpoint(path)
+    model = create_model(ModelConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, ckpt
+
+
+def pdf_summaries(log_pdf: np.ndarray, bins: TargetBins) -> dict[str, np.ndarray]:
+    """Mean, median (piecewise-linear CDF) and mode (most probable bin centre) of binned pdfs.
+
+    ``log_pdf``: (n, B) natural-log bin probabilities. Target units.
+    """
+    from galinfo.metrics import binned_median
+
+    p = np.exp(log_pdf - log_pdf.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    centers = bins.centers
+    return {
+        "pdf_mean": p @ centers,
+        "pdf_median": binned_median(p, bins),
+        "pdf_mode": centers[np.argmax(p, axis=1)],
+    }
+
+
+def log_q_at(log_pdf: np.ndarray, bin_index: np.ndarray) -> np.ndarray:
+    """ln q(true bin | x) per row (nats); NaN where ``bin_index`` is -1 (target missing/outside)."""
+    out = np.full(len(bin_index), np.nan)
+    ok = bin_index >= 0
+    out[ok] = log_pdf[np.flatnonzero(ok), bin_index[ok]]
+    return out
+
+
+@torch.no_grad()
+def run_model(model, data, device: torch.device, *, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(S latents float32 (n, d), log-softmax float64 (n, B)) for every row of ``data``."""
+    lat, logp = [], []
+    for start in range(0, len(data), batch):
+        idx = torch.arange(start, min(start + batch, len(data)))
+        tab = data.tab[idx].to(device)
+        image = data.images.get(idx).to(device) if data.images is not None else None
+        out = model(image, tab if tab.shape[1] else None)
+        lat.append(out.s.float().cpu().numpy())
+        logp.append(torch.log_softmax(out.logits.double(), dim=1).cpu().numpy())
+    d = model.cfg.latent_dim
+    return (np.concatenate(lat) if lat else np.zeros((0, d), np.float32),
+            np.concatenate(logp) if logp else np.zeros((0, model.cfg.n_bins)))
+
+
+def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", store_pdf: bool = True,
+            batch: int = 1024) -> Path:
+    """Write ``RUN/predictions.h5`` for every usable galaxy of every split of ``dataset``.
+
+    ``dataset`` defaults to the dataset the run was trained on. Galaxies lacking a feature of the
+    input set are left out (counted in the log); galaxies whose target is missing or outside the bin
+    range get ``log_q_true = NaN``. Returns the path written.
+    """
+    from galinfo.data.dataset import Dataset
+    from galinfo.models.training import select_device
+
+    run_dir = Path(run_dir)
+    model, ckpt = load_run(run_dir)
+    if dataset is None:
+        dataset = ckpt["dataset_path"]
+    ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
+    if ds.checksum != ckpt["data_checksum"]:
+        warnings.warn(f"predicting {run_dir} on {ds.path}, not the dataset it was trained on",
+                      GalinfoWarning, stacklevel=2)
+    spec = InputSpec.from_dict(ckpt["input_spec"])
+    tgt = ckpt["target"]
+    bins = TargetBins(tgt["low"], tgt["high"], tgt["n_bins"])
+    rows, _ = usable_rows(ds, spec.input_set)
+    data = model_data(ds, spec, rows, tgt["column"], bins)
+    dev = select_device(device)
+    model.to(dev)
+    latent, log_pdf = run_model(model, data, dev, batch=batch)
+    y_bin = data.y_bin.numpy()
+    n_out = int((y_bin < 0).sum())
+    if n_out:
+        log.warning("%d galaxies have %s missing or outside [%g, %g]: log_q_true is NaN",
+                    n_out, tgt["column"], bins.low, bins.high)
+    pred = Predictions(
+        objid=ds.objid[rows], split=ds.split[rows], target=data.y,
+        log_q_true=log_q_at(log_pdf, y_bin), bins=bins, input_set=spec.input_set,
+        target_column=tgt["column"], objective=ckpt["train_config"]["objective"], latent=latent,
+        pdf=np.exp(log_pdf).astype(np.float32) if store_pdf else None,
+        config={"train_config": ckpt["train_config"], "model_config": ckpt["model_config"],
+                "best_step": ckpt["run_state"]["best_step"], "best_val_ce": ckpt["run_state"]["best_metric"]},
+        data_checksum=ds.checksum, **pdf_summaries(log_pdf, bins),
+    )
+    return write_predictions(run_dir, pred)
+
+
+def evaluate(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """Metrics of the pdf mean per split, ``{split: {bias, sigma_mad, eta, crps, n}}``, also
+    written to ``RUN/metrics.json``. Needs ``RUN/predictions.h5`` (run :func:`predict` first)."""
+    from galinfo.metrics import summarize
+
+    run_dir = Path(run_dir)
+    pred = read_predictions(run_dir)
+    if pred.pdf_mean is None:
+        raise GalinfoError(f"{run_dir}/predictions.h5 has no pdf_mean")
+    ok = np.isfinite(pred.target)
+    out: dict[str, dict[str, float]] = {}
+    for split in SPLITS:
+        m = pred.mask(split) & ok
+        if m.sum() == 0:
+            continue
+        out[split] = summarize(pred.pdf_mean[m], pred.target[m],
+                               None if pred.pdf is None else pred.pdf[m], pred.bins)
+        out[split]["mean_log_q_true"] = float(np.nanmean(pred.log_q_true[m]))
+    write_json(run_dir / METRICS_FILE, out)
+    return out

@@ -1,0 +1,435 @@
+"""Networks of the latent (SCL) and cross-entropy models: encoders, estimator head, decoders.
+
+Architectures follow Zhang, Lin, Ting et al. (2025) and CLAP (Lin et al. 2024), written from the
+papers' descriptions (see ``docs/models.md``):
+
+- image encoder: the inception network of Treyer et al. (2019). The first 5x5 convolution receives the
+  tabular inputs (E(B-V), magnitudes, ...) through a dense layer added as a per-channel bias before
+  the ReLU; then conv 3x3 tanh, pooling, 3 + 2 + 1 inception blocks separated by pooling, three valid
+  3x3 convolutions, a 2x2 stride-1 average pool, dense 1024 and a dense layer to the latent.
+- tabular encoder: a deep MLP (paper: 20 layers of 128, leaky ReLU).
+- latent: ``S`` (16 dims for images, 8 for tabular inputs) feeds the estimator; a further block
+  (512 / 8 dims) feeds only the decoder.
+- estimator: ``S`` -> dense -> logits over the target bins (softmax gives q(bin | x)).
+- decoders (SCL only): dense -> 8x8 map -> convolutions with bilinear upsampling to the image size;
+  or an MLP back to the standardised tabular features.
+
+Models are built by name from a registry (``create_model("inception_small", ...)``), each name being a
+function that fills a :class:`ModelConfig`; the config is stored in checkpoints so a model can be
+rebuilt from a checkpoint alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from galinfo.errors import ConfigError
+
+# ------------------------------------------------------------------------------------------------
+# Configuration
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageEncoderConfig:
+    """Inception image encoder. ``k`` is the inception width (paper 156), ``width`` the conv width (96)."""
+
+    width: int = 96
+    k: int = 156
+    blocks: tuple[int, int, int] = (3, 2, 1)
+    n_valid_convs: int = 3
+    dense: int = 1024
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """A stack of ``n_layers`` dense layers of ``width`` units with leaky ReLU."""
+
+    n_layers: int = 20
+    width: int = 128
+
+
+@dataclass(frozen=True)
+class ImageDecoderConfig:
+    """Image decoder: dense ``dense`` -> ``seed_size`` x ``seed_size`` x ``seed_channels`` -> upsampling convs."""
+
+    dense: int = 1024
+    seed_size: int = 8
+    seed_channels: int = 16
+    width: int = 64
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a :class:`GalaxyModel`.
+
+    ``n_channels``/``image_size`` are 0 for tabular-only inputs; ``n_tabular`` counts the tabular
+    features (for image inputs these enter the image encoder as a bias). ``latent_dim`` is S,
+    ``extra_dim`` the decoder-only block. ``estimator_width`` and ``estimator_act`` set the head.
+    """
+
+    arch: str = "mlp_small"
+    n_channels: int = 0
+    image_size: int = 0
+    n_tabular: int = 0
+    n_bins: int = 520
+    latent_dim: int = 8
+    extra_dim: int = 8
+    decoder: bool = False
+    image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+    tabular_encoder: MLPConfig = field(default_factory=MLPConfig)
+    image_decoder: ImageDecoderConfig = field(default_factory=ImageDecoderConfig)
+    tabular_decoder: MLPConfig = field(default_factory=lambda: MLPConfig(n_layers=19, width=128))
+    estimator_width: int = 128
+    estimator_act: str = "leaky_relu"
+
+    @property
+    def has_images(self) -> bool:
+        return self.n_channels > 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        d["image_encoder"] = ImageEncoderConfig(
+            **{**d.get("image_encoder", {}), "blocks": tuple(d.get("image_encoder", {}).get("blocks", (3, 2, 1)))}
+        )
+        d["tabular_encoder"] = MLPConfig(**d.get("tabular_encoder", {}))
+        d["image_decoder"] = ImageDecoderConfig(**d.get("image_decoder", {}))
+        d["tabular_decoder"] = MLPConfig(**d.get("tabular_decoder", {}))
+        return cls(**d)
+
+
+# ------------------------------------------------------------------------------------------------
+# Registry (timm-style: a name maps to a function returning a config)
+# ------------------------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, Callable[..., ModelConfig]] = {}
+
+
+def register_model(fn: Callable[..., ModelConfig]) -> Callable[..., ModelConfig]:
+    """Register a config factory under its function name."""
+    _REGISTRY[fn.__name__] = fn
+    return fn
+
+
+def list_models() -> list[str]:
+    """Names of the registered architectures."""
+    return sorted(_REGISTRY)
+
+
+def model_config(name: str, **overrides) -> ModelConfig:
+    """The config of a registered architecture, with field overrides (e.g. ``n_tabular=6``)."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model architecture {name!r}; known: {', '.join(list_models())}")
+    cfg = _REGISTRY[name]()
+    try:
+        return replace(cfg, arch=name, **overrides)
+    except TypeError as exc:
+        raise ConfigError(f"bad override for model {name!r}: {exc}") from None
+
+
+def create_model(name_or_config: str | ModelConfig, **overrides) -> GalaxyModel:
+    """Build a :class:`GalaxyModel` from a registered name (plus overrides) or a config."""
+    if isinstance(name_or_config, ModelConfig):
+        cfg = replace(name_or_config, **overrides) if overrides else name_or_config
+    else:
+        cfg = model_config(name_or_config, **overrides)
+    return GalaxyModel(cfg)
+
+
+@register_model
+def inception_paper() -> ModelConfig:
+    """Paper-size image model: Treyer inception encoder (96 / k=156), latent 16 + 512, head 1024 ReLU."""
+    return ModelConfig(
+        latent_dim=16,
+        extra_dim=512,
+        image_encoder=ImageEncoderConfig(),
+        image_decoder=ImageDecoderConfig(),
+        estimator_width=1024,
+        estimator_act="relu",
+    )
+
+
+@register_model
+def inception_small() -> ModelConfig:
+    """CPU-size image model with the same layout: conv width 16, k=12, one block per stage."""
+    return ModelConfig(
+        latent_dim=16,
+        extra_dim=32,
+        image_encoder=ImageEncoderConfig(width=16, k=12, blocks=(1, 1, 1), n_valid_convs=3, dense=128),
+        image_decoder=ImageDecoderConfig(dense=128, seed_size=8, seed_channels=8, width=16),
+        tabular_decoder=MLPConfig(n_layers=2, width=64),
+        estimator_width=128,
+        estimator_act="relu",
+    )
+
+
+@register_model
+def inception_tiny() -> ModelConfig:
+    """Test-size image model (seconds on CPU)."""
+    return ModelConfig(
+        latent_dim=16,
+        extra_dim=8,
+        image_encoder=ImageEncoderConfig(width=8, k=6, blocks=(1, 1, 1), n_valid_convs=1, dense=32),
+        image_decoder=ImageDecoderConfig(dense=32, seed_size=4, seed_channels=4, width=8),
+        tabular_decoder=MLPConfig(n_layers=1, width=16),
+        estimator_width=32,
+        estimator_act="relu",
+    )
+
+
+@register_model
+def mlp_paper() -> ModelConfig:
+    """Paper-size tabular model: 20 x 128 leaky-ReLU encoder, latent 8 + 8, 19 x 128 decoder."""
+    return ModelConfig(latent_dim=8, extra_dim=8, tabular_encoder=MLPConfig(20, 128))
+
+
+@register_model
+def mlp_small() -> ModelConfig:
+    """CPU-size tabular model: 6 x 128."""
+    return ModelConfig(
+        latent_dim=8,
+        extra_dim=8,
+        tabular_encoder=MLPConfig(6, 128),
+        tabular_decoder=MLPConfig(4, 128),
+    )
+
+
+@register_model
+def mlp_tiny() -> ModelConfig:
+    """Test-size tabular model."""
+    return ModelConfig(
+        latent_dim=8,
+        extra_dim=4,
+        tabular_encoder=MLPConfig(2, 32),
+        tabular_decoder=MLPConfig(1, 32),
+        estimator_width=32,
+    )
+
+
+def default_arch(has_images: bool, preset: str) -> str:
+    """Architecture name for an input kind and a preset (``paper``, ``cpu-small``, ``tiny``)."""
+    size = {"paper": "paper", "cpu-small": "small", "tiny": "tiny"}.get(preset)
+    if size is None:
+        raise ConfigError(f"unknown preset {preset!r} for the architecture; use paper, cpu-small or tiny")
+    return f"{'inception' if has_images else 'mlp'}_{size}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Modules
+# ------------------------------------------------------------------------------------------------
+
+
+def _mlp(n_in: int, width: int, n_layers: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(n_layers):
+        layers += [nn.Linear(n_in if i == 0 else width, width), nn.LeakyReLU(0.2)]
+    return nn.Sequential(*layers)
+
+
+class InceptionBlock(nn.Module):
+    """Four branches, concatenated: 1x1->5x5 (k); 1x1->3x3 (k); 1x1 (0.65k)->2x2 avg pool; 1x1 (0.7k)."""
+
+    def __init__(self, c_in: int, k: int) -> None:
+        super().__init__()
+        red = max(1, round(0.65 * k))
+        self.b5_reduce = nn.Conv2d(c_in, red, 1)
+        self.b5 = nn.Conv2d(red, k, 5, padding=2)
+        self.b3_reduce = nn.Conv2d(c_in, red, 1)
+        self.b3 = nn.Conv2d(red, k, 3, padding=1)
+        self.bp_reduce = nn.Conv2d(c_in, red, 1)
+        self.b1 = nn.Conv2d(c_in, max(1, round(0.7 * k)), 1)
+        self.out_channels = 2 * k + red + max(1, round(0.7 * k))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = F.relu(self.b5(F.relu(self.b5_reduce(x))))
+        b = F.relu(self.b3(F.relu(self.b3_reduce(x))))
+        # 2x2 average pool, stride 1, 'same' size as in TensorFlow: windows start at every pixel and
+        # average only the pixels inside the image (pad 1, crop the first row/column)
+        c = F.avg_pool2d(F.relu(self.bp_reduce(x)), 2, stride=1, padding=1, count_include_pad=False)
+        c = c[:, :, 1:, 1:]
+        d = F.relu(self.b1(x))
+        return torch.cat([a, b, c, d], dim=1)
+
+
+class ImageEncoder(nn.Module):
+    """Treyer-style inception encoder: (B, C, H, W) images [+ (B, T) tabular bias] -> (B, n_out)."""
+
+    def __init__(self, n_channels: int, image_size: int, n_tabular: int, n_out: int, cfg: ImageEncoderConfig) -> None:
+        super().__init__()
+        w = cfg.width
+        self.conv1 = nn.Conv2d(n_channels, w, 5, padding=2)
+        self.bias = nn.Linear(n_tabular, w) if n_tabular > 0 else None
+        self.conv2 = nn.Conv2d(w, w, 3, padding=1)
+        stages: list[nn.Module] = []
+        c = w
+        for i, n_blocks in enumerate(cfg.blocks):
+            if i > 0:
+                stages.append(nn.AvgPool2d(2))
+            for _ in range(n_blocks):
+                block = InceptionBlock(c, cfg.k)
+                stages.append(block)
+                c = block.out_channels
+        self.inception = nn.Sequential(*stages)
+        # spatial size before the valid convolutions (one pool after conv2, one between stages);
+        # on small images a convolution that no longer fits keeps 'same' padding instead
+        size = image_size // 2 ** len(cfg.blocks)
+        valid: list[nn.Module] = []
+        for i in range(cfg.n_valid_convs):
+            pad = 0 if size >= 3 else 1
+            size -= 2 * (1 - pad)
+            valid += [nn.Conv2d(c if i == 0 else w, w, 3, padding=pad), nn.ReLU()]
+        self.valid = nn.Sequential(*valid)
+        with torch.no_grad():
+            n_flat = self._trunk(torch.zeros(1, n_channels, image_size, image_size), None).shape[1]
+        self.dense = nn.Linear(n_flat, cfg.dense)
+        self.out = nn.Linear(cfg.dense, n_out)
+
+    def _trunk(self, x: torch.Tensor, tab: torch.Tensor | None) -> torch.Tensor:
+        h = self.conv1(x)
+        if self.bias is not None and tab is not None:
+            h = h + self.bias(tab)[:, :, None, None]
+        h = F.relu(h)
+        h = torch.tanh(self.conv2(h))
+        h = F.avg_pool2d(h, 2)
+        h = self.inception(h)
+        h = self.valid(h)
+        if min(h.shape[-2:]) >= 2:
+            h = F.avg_pool2d(h, 2, stride=1)
+        return torch.flatten(h, 1)
+
+    def forward(self, x: torch.Tensor, tab: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(F.relu(self.dense(self._trunk(x, tab))))
+
+
+class TabularEncoder(nn.Module):
+    """Deep MLP: (B, T) standardised features -> (B, n_out)."""
+
+    def __init__(self, n_in: int, n_out: int, cfg: MLPConfig) -> None:
+        super().__init__()
+        self.body = _mlp(n_in, cfg.width, cfg.n_layers)
+        self.out = nn.Linear(cfg.width if cfg.n_layers else n_in, n_out)
+
+    def forward(self, tab: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(tab))
+
+
+class ImageDecoder(nn.Module):
+    """Latent (B, L) -> images (B, C, H, W): dense -> seed map -> [bilinear x2, conv]* -> conv."""
+
+    def __init__(self, n_latent: int, n_channels: int, image_size: int, cfg: ImageDecoderConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.image_size = image_size
+        self.dense = nn.Linear(n_latent, cfg.dense)
+        self.seed = nn.Linear(cfg.dense, cfg.seed_size * cfg.seed_size * cfg.seed_channels)
+        n_up = 0
+        size = cfg.seed_size
+        while size < image_size:
+            size *= 2
+            n_up += 1
+        convs = []
+        c = cfg.seed_channels
+        for _ in range(n_up):
+            convs.append(nn.Conv2d(c, cfg.width, 3, padding=1))
+            c = cfg.width
+        self.convs = nn.ModuleList(convs)
+        self.final = nn.Conv2d(c, n_channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        h = F.relu(self.seed(F.relu(self.dense(z))))
+        h = h.view(-1, cfg.seed_channels, cfg.seed_size, cfg.seed_size)
+        for conv in self.convs:
+            h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+            h = F.relu(conv(h))
+        if h.shape[-1] != self.image_size:
+            h = F.interpolate(h, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+        return self.final(h)
+
+
+class Estimator(nn.Module):
+    """S (B, latent_dim) -> logits (B, n_bins)."""
+
+    def __init__(self, latent_dim: int, width: int, n_bins: int, act: str) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(latent_dim, width)
+        self.act = nn.ReLU() if act == "relu" else nn.LeakyReLU(0.2)
+        self.out = nn.Linear(width, n_bins)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return self.out(self.act(self.hidden(s)))
+
+
+@dataclass
+class ModelOutput:
+    """One forward pass: full latent (S first), its S part, and the logits over the target bins."""
+
+    latent: torch.Tensor
+    s: torch.Tensor
+    logits: torch.Tensor
+
+
+class GalaxyModel(nn.Module):
+    """Encoder + estimator (+ decoder when ``cfg.decoder``), for image, tabular or image+tabular inputs.
+
+    ``forward(image, tab)`` takes preprocessed images (B, C, H, W) or None and standardised tabular
+    features (B, T) or None, and returns a :class:`ModelOutput`. For image inputs the tabular
+    features enter the image encoder as a bias of the first convolution.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.n_channels <= 0 and cfg.n_tabular <= 0:
+            raise ConfigError("a model needs image channels or tabular features (both are 0)")
+        if cfg.has_images and cfg.image_size < 8:
+            raise ConfigError(f"image_size={cfg.image_size} is too small for the image encoder (>= 8)")
+        self.cfg = cfg
+        n_latent = cfg.latent_dim + (cfg.extra_dim if cfg.decoder else 0)
+        if cfg.has_images:
+            self.encoder: nn.Module = ImageEncoder(
+                cfg.n_channels, cfg.image_size, cfg.n_tabular, n_latent, cfg.image_encoder
+            )
+        else:
+            self.encoder = TabularEncoder(cfg.n_tabular, n_latent, cfg.tabular_encoder)
+        self.estimator = Estimator(cfg.latent_dim, cfg.estimator_width, cfg.n_bins, cfg.estimator_act)
+        self.decoder: nn.Module | None = None
+        if cfg.decoder:
+            if cfg.has_images:
+                self.decoder = ImageDecoder(n_latent, cfg.n_channels, cfg.image_size, cfg.image_decoder)
+            else:
+                dec = cfg.tabular_decoder
+                self.decoder = nn.Sequential(
+                    _mlp(n_latent, dec.width, dec.n_layers), nn.Linear(dec.width if dec.n_layers else n_latent, cfg.n_tabular)
+                )
+
+    def encode(self, image: torch.Tensor | None, tab: torch.Tensor | None) -> torch.Tensor:
+        if self.cfg.has_images:
+            if image is None:
+                raise ConfigError("this model needs images")
+            return self.encoder(image, tab if self.cfg.n_tabular else None)
+        if tab is None:
+            raise ConfigError("this model needs tabular features")
+        return self.encoder(tab)
+
+    def forward(self, image: torch.Tensor | None = None, tab: torch.Tensor | None = None) -> ModelOutput:
+        z = self.encode(image, tab)
+        s = z[:, : self.cfg.latent_dim]
+        return ModelOutput(latent=z, s=s, logits=self.estimator(s))
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """Reconstruction (images, or standardised tabular features) from the full latent."""
+        if self.decoder is None:
+            raise ConfigError("this model has no decoder (objective 'ce'); use objective 'scl'")
+        return self.decoder(latent)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
