@@ -1,0 +1,100 @@
+import json
+
+import pytest
+
+from galinfo.data.dataset import write_dataset
+from galinfo.errors import ConfigError, GalinfoError
+from galinfo.study.config import config_from_dict, load_preset
+from galinfo.study.plan import gpu_hours, plan_study
+from galinfo.study.runner import Study
+from tests.conftest import make_catalog
+
+
+def _config(path, **extra):
+    raw = {
+        "name": "tiny",
+        "dataset": {"kind": "path", "path": str(path)},
+        "training": {"preset": "tiny", "max_steps": 6, "overrides": {"eval_every": 3, "checkpoint_every": 3}},
+        "pid": {"tuples": ["M_ugriz,Morph"], "estimator": "model", "bootstrap": 20},
+    }
+    raw.update(extra)
+    return config_from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def tabular_dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("ds") / "cat", make_catalog(240, seed=3))
+
+
+@pytest.mark.parametrize("raw, needle", [
+    ({"latent_models": ["M_ugrizX"]}, "bad magnitude list"),
+    ({"pid": {"tuples": ["M_ugriz"]}}, "two input sets separated by a comma"),
+    ({"causal": [{"latent": "M_ugriz", "query": "ab_r"}]}, "which latent_models lacks"),
+    ({"bogus": 1}, "unknown key(s) in study config: bogus"),
+    ({"training": {"preset": "cpu-small", "max_step": 3}}, "unknown key(s) in training: max_step"),
+    ({"dataset": {"kind": "sdss"}}, "dataset.kind 'sdss'"),
+])
+def test_bad_configs_are_one_line(raw, needle, tabular_dataset):
+    base = {"name": "x", "dataset": {"kind": "path", "path": str(tabular_dataset)}}
+    with pytest.raises(GalinfoError) as err:
+        config_from_dict({**base, **raw})
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ({"pid": {"tuples": ["I_ugriz,M_W123"]}}, "I_ugriz cannot run on .*no image cube"),
+    ({"latent_models": ["M_ugriz"], "causal": [{"latent": "M_ugriz", "query": "no_such_column"}]},
+     "column no_such_column is not in"),
+    ({"discover": {"vars": ["logmstar", "nope"]}}, "discover variable nope"),
+])
+def test_unavailable_data_fails_before_training(tmp_path, tabular_dataset, extra, needle):
+    study = Study(_config(tabular_dataset, **extra), tmp_path / "out", progress=False)
+    with pytest.raises(ConfigError, match=needle):
+        study.run()
+    assert not (tmp_path / "out" / "models").exists()
+
+
+@pytest.mark.slow
+def test_interrupted_study_resumes_without_retraining(tmp_path, tabular_dataset, monkeypatch):
+    import galinfo.models.training as training
+
+    cfg = _config(tabular_dataset)
+    out = tmp_path / "study"
+
+    def stop_at_second_model(step):
+        if step.name == "model:ce:Morph":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Study(cfg, out, progress=False, on_step=stop_at_second_model).run()
+    first = out / "steps" / "model_ce_M_ugriz" / "done.json"
+    assert first.exists()
+    stamp = first.stat().st_mtime_ns
+
+    trained = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: trained.append(k["inputs"]) or real_train(*a, **k))
+    Study(cfg, out, progress=False).run()
+    assert trained == ["Morph", "M_ugriz|Morph"]  # M_ugriz was finished: not trained again
+    assert first.stat().st_mtime_ns == stamp
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) >= {"estimation", "pid", "causal"}
+    atoms = results["pid"]["<M_ugriz, Morph>"][0]
+    assert atoms["red"] + atoms["unq1"] + atoms["unq2"] + atoms["syn"] == pytest.approx(atoms["i12"], abs=1e-9)
+    html = (out / "report.html").read_text()
+    assert "Information decomposition" in html and "data:image/png;base64," in html
+
+    trained.clear()  # a third run does nothing at all
+    Study(cfg, out, progress=False).run()
+    assert trained == []
+
+
+def test_paper_plan_lists_every_model():
+    cfg = load_preset("paper")
+    steps = plan_study(cfg)
+    models = [s for s in steps if s.kind == "model"]
+    names = {s.name for s in models}
+    assert len(names) == len(models)  # each model once
+    assert {"model:scl:I_ugriz|M_W123|zspec", "model:ce:I_ugriz_norm", "model:ce:I_g", "model:ce:M_ugriz|M_W123"} <= names
+    assert gpu_hours(steps) > 1.0
