@@ -367,3 +367,6 @@ EXECUTORS: dict[str, Callable[[Study, Step], dict]] = {
 }
 
 __all__ = ["Study", "slug", "model_step_name", "DataValidationError"]
+
+# The causal steps register themselves into EXECUTORS, SECTION_BUILDERS and TRUTH_CHECKS.
+from galinfo.study import analyses  # noqa: E402, F401

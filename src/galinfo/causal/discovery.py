@@ -1,0 +1,259 @@
+"""Causal discovery over catalogue-level variables: PC / FCI (causal-learn) with the KNN-CMI test.
+
+The KNN-CMI test (:func:`galinfo.causal.cmi.cmi_knn_test`) is registered with causal-learn as the
+conditional-independence test ``"knn_cmi"`` (a ``CIT_Base`` subclass), so ``pc(...,
+indep_test="knn_cmi")`` and ``fci(..., independence_test_method="knn_cmi")`` use it;
+``"fisherz"`` (linear-Gaussian) is available for speed comparisons.
+
+Graphs are returned as :class:`DiscoveredGraph`: node names and edges with an endpoint mark at each
+end (``tail``, ``arrow``, ``circle``), so ``a -> b`` is ``(a, b, "tail", "arrow")``, a PC
+undirected edge is ``tail``/``tail`` and FCI's ``o->`` is ``circle``/``arrow``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from galinfo.causal.cmi import cmi_knn_test
+from galinfo.errors import ConfigError, DataValidationError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DiscoveredGraph", "discover", "score_graph", "KnnCMITest", "TESTS", "METHODS"]
+
+TESTS = ("knn_cmi", "fisherz")
+METHODS = ("pc", "fci")
+_MARKS = {"TAIL": "tail", "ARROW": "arrow", "CIRCLE": "circle"}
+
+try:  # causal-learn's test base class and registry
+    from causallearn.utils.cit import CIT_Base, register_ci_test
+except ImportError:  # pragma: no cover - causal-learn is a hard dependency
+    CIT_Base = object
+    register_ci_test = None
+
+
+class KnnCMITest(CIT_Base):
+    """causal-learn CI test backed by :func:`cmi_knn_test` (p-values cached per (X, Y | S)).
+
+    Keyword arguments: ``k`` (10), ``n_perm`` (200), ``k_perm`` (5), ``seed`` (0). Each test is
+    seeded from ``seed`` and its variable set, so results do not depend on the order PC asks.
+    """
+
+    def __init__(self, data: np.ndarray, k: int = 10, n_perm: int = 200, k_perm: int = 5,
+                 seed: int = 0, **kwargs):
+        super().__init__(data, **kwargs)
+        self.k, self.n_perm, self.k_perm, self.seed = k, n_perm, k_perm, seed
+        self.check_cache_method_consistent("knn_cmi", f"k={k};n_perm={n_perm};k_perm={k_perm};seed={seed}")
+        self.assert_input_data_is_valid()
+
+    def __call__(self, X, Y, condition_set=None) -> float:
+        xs, ys, cs, key = self.get_formatted_XYZ_and_cachekey(X, Y, condition_set)
+        if key in self.pvalue_cache:
+            return self.pvalue_cache[key]
+        z = self.data[:, cs] if cs else None
+        seed = (self.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**32)
+        p = cmi_knn_test(self.data[:, xs], self.data[:, ys], z, k=self.k, n_perm=self.n_perm,
+                         k_perm=self.k_perm, seed=seed).pvalue
+        self.pvalue_cache[key] = p
+        return p
+
+
+if register_ci_test is not None:
+    register_ci_test("knn_cmi", KnnCMITest)
+
+
+@dataclass
+class DiscoveredGraph:
+    """A graph with endpoint marks; ``edges`` are (node_a, node_b, mark_at_a, mark_at_b)."""
+
+    nodes: list[str]
+    edges: list[tuple[str, str, str, str]]
+    method: str = ""
+    test: str = ""
+    alpha: float = 0.05
+    n_samples: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "nodes": list(self.nodes),
+            "edges": [{"a": a, "b": b, "mark_a": ma, "mark_b": mb, "text": _edge_text(a, b, ma, mb)}
+                      for a, b, ma, mb in self.edges],
+            "method": self.method,
+            "test": self.test,
+            "alpha": self.alpha,
+            "n_samples": self.n_samples,
+            **self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DiscoveredGraph:
+        edges = [(e["a"], e["b"], e["mark_a"], e["mark_b"]) for e in d["edges"]]
+        known = {"nodes", "edges", "method", "test", "alpha", "n_samples"}
+        return cls(list(d["nodes"]), edges, d.get("method", ""), d.get("test", ""),
+                   d.get("alpha", 0.05), d.get("n_samples", 0),
+                   {k: v for k, v in d.items() if k not in known})
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        """Write the graph as JSON (atomic)."""
+        return _atomic_write(Path(path), (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+
+    def plot(self, path: str | os.PathLike, title: str | None = None) -> Path:
+        """Draw the graph (circular layout; arrowheads, circles and tails at the endpoints)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import networkx as nx
+
+        g = nx.Graph()
+        g.add_nodes_from(self.nodes)
+        pos = nx.circular_layout(g)
+        fig, ax = plt.subplots(figsize=(6, 6))
+        for a, b, ma, mb in self.edges:
+            (xa, ya), (xb, yb) = pos[a], pos[b]
+            ax.annotate("", xy=(xb, yb), xytext=(xa, ya),
+                        arrowprops={"arrowstyle": _arrowstyle(ma, mb), "shrinkA": 18, "shrinkB": 18,
+                                    "lw": 1.4, "color": "0.2"})
+            for (x0, y0), (x1, y1), m in (((xa, ya), (xb, yb), ma), ((xb, yb), (xa, ya), mb)):
+                if m == "circle":
+                    t = 0.17
+                    ax.plot(x0 + t * (x1 - x0), y0 + t * (y1 - y0), "o", mfc="white", mec="0.2", ms=6)
+        for name, (x, y) in pos.items():
+            ax.text(x, y, name, ha="center", va="center", fontsize=9,
+                    bbox={"boxstyle": "round", "fc": "#dce9f5", "ec": "0.3"})
+        ax.set_xlim(-1.35, 1.35)
+        ax.set_ylim(-1.35, 1.35)
+        ax.set_axis_off()
+        ax.set_title(title or f"{self.method.upper()} with {self.test} (alpha={self.alpha}, n={self.n_samples})")
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight")
+            os.replace(tmp, path)
+        finally:
+            plt.close(fig)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+def _arrowstyle(ma: str, mb: str) -> str:
+    left = "<" if ma == "arrow" else "-"
+    right = ">" if mb == "arrow" else "-"
+    return {"--": "-", "->": "-|>", "<-": "<|-", "<>": "<|-|>"}[left + right]
+
+
+def _edge_text(a: str, b: str, ma: str, mb: str) -> str:
+    left = {"tail": "-", "arrow": "<", "circle": "o"}[ma]
+    right = {"tail": "-", "arrow": ">", "circle": "o"}[mb]
+    return f"{a} {left}-{right} {b}"
+
+
+def _atomic_write(path: Path, data: bytes) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _edges_of(general_graph) -> list[tuple[str, str, str, str]]:
+    out = []
+    for e in general_graph.get_graph_edges():
+        out.append((e.get_node1().get_name(), e.get_node2().get_name(),
+                    _MARKS[e.get_endpoint1().name], _MARKS[e.get_endpoint2().name]))
+    return out
+
+
+def discover(data: np.ndarray, names: Sequence[str], *, method: str = "pc", test: str = "knn_cmi",
+             alpha: float = 0.05, k: int = 10, n_perm: int = 200, seed: int = 0,
+             depth: int = -1) -> DiscoveredGraph:
+    """Run PC or FCI on ``data`` (n, p) with variable ``names`` and the chosen CI test.
+
+    ``data`` must be finite (drop or impute missing rows first, and say how many). ``depth``
+    limits the conditioning-set size (-1: unlimited).
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if test not in TESTS:
+        raise ConfigError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
+    data = np.asarray(data, dtype=np.float64)
+    names = [str(n) for n in names]
+    if data.ndim != 2 or data.shape[1] != len(names):
+        raise DataValidationError(f"data shape {data.shape} does not match {len(names)} variable names")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"duplicate variable names in {names}")
+    if not np.isfinite(data).all():
+        bad = [names[j] for j in np.flatnonzero(~np.isfinite(data).all(axis=0))]
+        raise DataValidationError(f"NaN/inf in variables {', '.join(bad)}: drop those rows first")
+    kw = {"k": k, "n_perm": n_perm, "seed": seed} if test == "knn_cmi" else {}
+    if method == "pc":
+        from causallearn.search.ConstraintBased.PC import pc
+
+        cg = pc(data, alpha=alpha, indep_test=test, stable=True, show_progress=False,
+                node_names=names, max_k=None if depth < 0 else depth, **kw)
+        graph = cg.G
+    else:
+        from causallearn.search.ConstraintBased.FCI import fci
+
+        graph, _ = fci(data, independence_test_method=test, alpha=alpha, depth=depth,
+                       show_progress=False, node_names=names, **kw)
+    return DiscoveredGraph(names, _edges_of(graph), method, test, alpha, data.shape[0])
+
+
+def _true_edges(truth: dict | Iterable, nodes: Sequence[str]) -> set[tuple[str, str]]:
+    """Directed (parent, child) pairs among ``nodes`` from {child: parents}/truth_dag.json/pairs."""
+    if isinstance(truth, dict):
+        table = truth.get("nodes", truth)
+        pairs = []
+        for child, spec in table.items():
+            parents = spec.get("parents", []) if isinstance(spec, dict) else spec
+            pairs += [(p, child) for p in parents]
+    else:
+        pairs = [tuple(p) for p in truth]
+    keep = set(nodes)
+    return {(a, b) for a, b in pairs if a in keep and b in keep}
+
+
+def score_graph(graph: DiscoveredGraph, truth: dict | Iterable) -> dict:
+    """Compare a discovered graph with a known DAG restricted to the graph's nodes.
+
+    ``truth``: {child: [parents]}, a truth_dag.json dict ({"nodes": {child: {"parents": ...}}}),
+    or (parent, child) pairs. Returns adjacency precision/recall, arrowhead precision/recall
+    (arrowheads at children) and the structural Hamming distance: missing + extra adjacencies +
+    true edges found with a wrong or undetermined orientation.
+    """
+    true = _true_edges(truth, graph.nodes)
+    true_adj = {frozenset(e) for e in true}
+    est_adj = {frozenset((a, b)) for a, b, _, _ in graph.edges}
+    tp = len(true_adj & est_adj)
+    est_heads = {(a, b) for a, b, ma, mb in graph.edges if mb == "arrow"} | {
+        (b, a) for a, b, ma, mb in graph.edges if ma == "arrow"}  # (tail side, head side)
+    directed = {(a, b) for a, b, ma, mb in graph.edges if ma == "tail" and mb == "arrow"} | {
+        (b, a) for a, b, ma, mb in graph.edges if mb == "tail" and ma == "arrow"}
+    wrong_orient = sum(1 for e in true if frozenset(e) in est_adj and e not in directed)
+    head_tp = len(true & est_heads)
+    return {
+        "n_true_edges": len(true_adj),
+        "n_found_edges": len(est_adj),
+        "adjacency_precision": tp / len(est_adj) if est_adj else float("nan"),
+        "adjacency_recall": tp / len(true_adj) if true_adj else float("nan"),
+        "arrowhead_precision": head_tp / len(est_heads) if est_heads else float("nan"),
+        "arrowhead_recall": head_tp / len(true) if true else float("nan"),
+        "shd": len(true_adj - est_adj) + len(est_adj - true_adj) + wrong_orient,
+    }

@@ -1,0 +1,71 @@
+"""``galinfo causal local`` and ``galinfo causal discover`` end to end on a tiny dataset."""
+
+import json
+
+import numpy as np
+from astropy.table import Table
+from tests.conftest import make_catalog
+from typer.testing import CliRunner
+
+from galinfo.cli import app
+from galinfo.data.binning import TargetBins
+from galinfo.data.dataset import Dataset, write_dataset
+from galinfo.errors import DataValidationError
+from galinfo.models.outputs import Predictions, write_predictions
+
+
+def _setup(tmp_path, n=400):
+    cat = make_catalog(n, seed=3)
+    cat["ab_r"][:7] = np.nan  # missing values must be masked, not crash
+    ds_path = write_dataset(tmp_path / "ds", cat)
+    ds = Dataset.open(ds_path)
+    rng = np.random.default_rng(0)
+    y = ds.column("logmstar")
+    latent = np.stack([y, ds.column("z")] + [rng.normal(size=n) for _ in range(2)], 1)
+    bins = TargetBins()
+    pred = Predictions(objid=ds.objid[::-1].copy(), split=np.asarray(ds.split)[::-1], target=y[::-1],
+                       log_q_true=np.zeros(n), bins=bins, input_set="M_ugriz",
+                       latent=latent[::-1].astype(np.float32))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_predictions(run, pred)
+    return ds, run
+
+
+def test_local_command_writes_table_and_summary(tmp_path):
+    ds, run = _setup(tmp_path)
+    res = CliRunner().invoke(app, ["causal", "local", str(run), "--query", "ab_r", "--given", "z",
+                                   "--dataset", str(ds.path), "--k", "30", "--n-perm", "10"])
+    assert res.exit_code == 0, res.output
+    t = Table.read(run / "causal" / "local_ab_r_given_z.fits")
+    assert t["objid"].dtype.kind == "i" and t["objid"].dtype.itemsize == 8
+    np.testing.assert_array_equal(np.asarray(t["objid"]), ds.objid)
+    assert {"r", "r_perm", "efficiency", "pvalue", "qvalue", "reject_bh", "n_valid"} <= set(t.colnames)
+    assert np.all(np.asarray(t["n_valid"]) <= 30)
+    s = json.loads((run / "causal" / "local_ab_r_given_z.json").read_text())
+    assert s["given"] == "z" and s["paper"]["n_galaxies"] == ds.n
+    assert 0 < s["calibrated"]["global_pvalue"] <= 1
+    assert {"logmstar", "mag_r", "cls"} <= set(s["binned"])
+    assert sum(b["n"] for b in s["binned"]["cls"]) == ds.n
+
+
+def test_local_command_bad_query(tmp_path):
+    ds, run = _setup(tmp_path, n=120)
+    res = CliRunner().invoke(app, ["causal", "local", str(run), "--query", "nope",
+                                   "--dataset", str(ds.path)])
+    assert res.exit_code != 0 and isinstance(res.exception, DataValidationError)
+    assert "nope" in str(res.exception)
+
+
+def test_discover_command(tmp_path):
+    ds, _ = _setup(tmp_path, n=300)
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"mag_r": ["logmstar", "z"]}))
+    out = tmp_path / "g"
+    res = CliRunner().invoke(app, ["causal", "discover", str(ds.path), "--vars",
+                                   "logmstar,z,mag_r,mag_g-mag_r", "--test", "fisherz",
+                                   "--truth", str(truth), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    g = json.loads((out / "graph.json").read_text())
+    assert g["nodes"] == ["logmstar", "z", "mag_r", "mag_g-mag_r"]
+    assert "shd" in g["score"] and (out / "graph.png").exists()
