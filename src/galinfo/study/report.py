@@ -121,3 +121,47 @@ def truth_section(checks: list[dict]) -> Section:
         f"The mock survey was generated from a known causal graph (truth_dag.json). Each row compares a designed answer "
         f"with what this study's analyses found: {n_right} of {len(checks)} right."],
         tables=[TableBlock(["designed answer", "test", "expected", "found", "verdict"], rows)])
+
+
+def results_markdown(results: dict, title: str, command: str) -> str:
+    """The numbers of ``results.json`` as Markdown tables (for docs that must match a run)."""
+    out = [f"# {title}", "", f"Produced by `{command}`; every number below is read from its `results.json`.", ""]
+    ds = results.get("dataset", {})
+    if ds:
+        out += [f"Dataset: {ds.get('n')} galaxies, splits {ds.get('n_per_split')}, catalogue checksum "
+                f"`{str(ds.get('checksum', ''))[:16]}`.", ""]
+    if results.get("estimation"):
+        out += ["## Estimation (test split, pdf mean)", "", "| model | n | bias | σ_MAD | η | CRPS |", "|---|---|---|---|---|---|"]
+        for name, m in results["estimation"].items():
+            t = m.get("test", {})
+            out.append(f"| {name} | {t.get('n')} | {_f(t.get('bias'))} | {_f(t.get('sigma_mad'))} | "
+                       f"{_f(t.get('eta'))} | {_f(t.get('crps'))} |")
+        out.append("")
+    if results.get("pid"):
+        out += ["## Information decomposition (nats, mean [95% bootstrap interval])", ""]
+        for tup, rows in results["pid"].items():
+            out += [f"### {tup}", "", "| class | n | i1 | i2 | i12 | red | unq1 | unq2 | syn |", "|---|---|---|---|---|---|---|---|---|"]
+            for g in rows:
+                cells = [f"{_f(g[a])} [{_f(g[a + '_lo'])}, {_f(g[a + '_hi'])}]"
+                         for a in ("i1", "i2", "i12", "red", "unq1", "unq2", "syn")]
+                out.append(f"| {g['group']} | {g['n']} | " + " | ".join(cells) + " |")
+            out.append("")
+    if results.get("causal"):
+        out += ["## Local tests in the latent space", "",
+                "| question | k | paper r | paper baseline | calibrated r | effect size | whole-sample p | frac p ≤ 0.05 | BH discoveries |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for q, c in results["causal"].items():
+            cal = c.get("calibrated") or {}
+            out.append(f"| {q} | {c['k']} | {_f(c['paper']['mean_r'])} | {_f(c['paper']['mean_r_perm'])} | "
+                       f"{_f(cal.get('mean_r'))} | {_f(cal.get('effect_size'))} | {_pvalue(cal.get('global_pvalue'))} | "
+                       f"{_f(cal.get('frac_p_below_alpha'))} | {cal.get('n_reject_bh')} |")
+        out.append("")
+    disc = results.get("discovery") or {}
+    if disc.get("edges"):
+        out += ["## Causal discovery (PC, KNN-CMI test)", "", f"{disc['n_rows']} galaxies; edges:", ""]
+        out += [f"- `{e}`" for e in disc["edges"]]
+        out.append("")
+    for check in results.get("truth_check", []) or []:
+        out.append(f"- {check['answer']}: {check['test']}: expected {check['expected']}, found {check['found']} "
+                   f"({'right' if check['right'] else 'wrong'})")
+    return "\n".join(out) + "\n"
