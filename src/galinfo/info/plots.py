@@ -126,7 +126,8 @@ def plot_atom_bars(
         ax.set_ylabel("nats")
         ax.set_title(g, fontsize=9, loc="left")
     axes[-1].set_xticks(xs, labels, rotation=30, ha="right", fontsize=8)
-    fig.legend(loc="outside upper center", ncol=4, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
+    # below the panels: at the top, constrained layout puts the legend over the suptitle
+    fig.legend(loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     return _save(fig, stem)

@@ -356,11 +356,19 @@ class AdaptiveKNN(BaseEstimator):
                 pdfs[sl] = pdf
                 raw_pdfs[sl] = raw
             if y_true is not None:
-                pits[sl] = metrics.pit(pdf, bins, y_true[sl])
-                raw_pits[sl] = metrics.pit(raw, bins, y_true[sl])
-                tb = bins.index(y_true[sl], column="y_true")
-                q_true[sl] = pdf[np.arange(tb.size), tb]
-                crps[sl] = metrics.crps(pdf, bins, y_true[sl])
+                # truths outside the bins (e.g. log M* < 6) get PIT and CRPS but no q(true bin)
+                yt = y_true[sl]
+                fin = np.flatnonzero(np.isfinite(yt))
+                inside = fin[(yt[fin] >= bins.low) & (yt[fin] <= bins.high)]
+                for arr, value in ((pits, metrics.pit(pdf[fin], bins, yt[fin])),
+                                   (raw_pits, metrics.pit(raw[fin], bins, yt[fin])),
+                                   (crps, metrics.crps(pdf[fin], bins, yt[fin]))):
+                    block = np.full(yt.size, np.nan)
+                    block[fin] = value
+                    arr[sl] = block
+                q = np.full(yt.size, np.nan)
+                q[inside] = pdf[inside, bins.index(yt[inside], column="y_true")]
+                q_true[sl] = q
             if return_neighbors:
                 neigh[sl] = idx
             if progress is not None:

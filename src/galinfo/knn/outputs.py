@@ -69,7 +69,10 @@ def run_adaptive_knn(
             f"predictions of {pred.input_set} have no latent (model without a latent space)"
         )
     latent = np.asarray(pred.latent)
-    train = np.flatnonzero(pred.mask("train"))
+    # training galaxies whose target lies in the bins (a log M* < 6 has no bin to vote for)
+    b = pred.bins
+    t = pred.target
+    train = np.flatnonzero(pred.mask("train") & np.isfinite(t) & (t >= b.low) & (t <= b.high))
     if train.size < 2:
         raise DataValidationError(f"predictions have {train.size} train rows; need at least 2")
     model = AdaptiveKNN(
