@@ -34,6 +34,7 @@ def study_cmd(
     preset: Annotated[str | None, typer.Option(help="A shipped preset: quickstart, na10 or paper.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan with estimated cost; run nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    markdown: Annotated[Path | None, typer.Option(help="Also write the results as Markdown tables here.")] = None,
 ) -> None:
     """Run a whole study: dataset, models, KNN, causal tests, decompositions, report."""
     from galinfo.errors import ConfigError
@@ -49,13 +50,23 @@ def study_cmd(
         return
     study.run()
     Console().print(f"report: {out / 'report.html'}  results: {out / 'results.json'}")
+    if markdown is not None:
+        import json
+
+        from galinfo.report.html import write_text_atomic
+        from galinfo.study.report import results_markdown
+
+        command = f"galinfo study {'--preset ' + preset if preset else config} --out {out}"
+        results = json.loads((out / "results.json").read_text())
+        write_text_atomic(markdown, results_markdown(results, f"Results of the study '{cfg.name}'", command))
+        Console().print(f"markdown: {markdown}")
 
 
 def quickstart_cmd(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/quickstart"),
 ) -> None:
-    """The quickstart study: a small mock, small models, the paper's tuples, a causal test, the report."""
-    study_cmd(None, out=out, preset="quickstart")
+    """The quickstart study: a small mock, small models, the paper's tuples, causal tests, the report."""
+    study_cmd(None, out=out, preset="quickstart", dry_run=False, quiet=False, markdown=None)
 
 
 def register(app: typer.Typer) -> None:

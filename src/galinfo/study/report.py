@@ -125,6 +125,9 @@ def truth_section(checks: list[dict]) -> Section:
 
 def results_markdown(results: dict, title: str, command: str) -> str:
     """The numbers of ``results.json`` as Markdown tables (for docs that must match a run)."""
+    def esc(text: str) -> str:
+        return str(text).replace("|", "\\|")
+
     out = [f"# {title}", "", f"Produced by `{command}`; every number below is read from its `results.json`.", ""]
     ds = results.get("dataset", {})
     if ds:
@@ -134,13 +137,13 @@ def results_markdown(results: dict, title: str, command: str) -> str:
         out += ["## Estimation (test split, pdf mean)", "", "| model | n | bias | σ_MAD | η | CRPS |", "|---|---|---|---|---|---|"]
         for name, m in results["estimation"].items():
             t = m.get("test", {})
-            out.append(f"| {name} | {t.get('n')} | {_f(t.get('bias'))} | {_f(t.get('sigma_mad'))} | "
+            out.append(f"| {esc(name)} | {t.get('n')} | {_f(t.get('bias'))} | {_f(t.get('sigma_mad'))} | "
                        f"{_f(t.get('eta'))} | {_f(t.get('crps'))} |")
         out.append("")
     if results.get("pid"):
         out += ["## Information decomposition (nats, mean [95% bootstrap interval])", ""]
         for tup, rows in results["pid"].items():
-            out += [f"### {tup}", "", "| class | n | i1 | i2 | i12 | red | unq1 | unq2 | syn |", "|---|---|---|---|---|---|---|---|---|"]
+            out += [f"### {esc(tup)}", "", "| class | n | i1 | i2 | i12 | red | unq1 | unq2 | syn |", "|---|---|---|---|---|---|---|---|---|"]
             for g in rows:
                 cells = [f"{_f(g[a])} [{_f(g[a + '_lo'])}, {_f(g[a + '_hi'])}]"
                          for a in ("i1", "i2", "i12", "red", "unq1", "unq2", "syn")]
@@ -152,7 +155,7 @@ def results_markdown(results: dict, title: str, command: str) -> str:
                 "|---|---|---|---|---|---|---|---|---|"]
         for q, c in results["causal"].items():
             cal = c.get("calibrated") or {}
-            out.append(f"| {q} | {c['k']} | {_f(c['paper']['mean_r'])} | {_f(c['paper']['mean_r_perm'])} | "
+            out.append(f"| {esc(q)} | {c['k']} | {_f(c['paper']['mean_r'])} | {_f(c['paper']['mean_r_perm'])} | "
                        f"{_f(cal.get('mean_r'))} | {_f(cal.get('effect_size'))} | {_pvalue(cal.get('global_pvalue'))} | "
                        f"{_f(cal.get('frac_p_below_alpha'))} | {cal.get('n_reject_bh')} |")
         out.append("")
