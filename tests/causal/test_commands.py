@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 from astropy.table import Table
-from tests.conftest import make_catalog
 from typer.testing import CliRunner
 
 from galinfo.cli import app
@@ -12,6 +11,7 @@ from galinfo.data.binning import TargetBins
 from galinfo.data.dataset import Dataset, write_dataset
 from galinfo.errors import DataValidationError
 from galinfo.models.outputs import Predictions, write_predictions
+from tests.conftest import make_catalog
 
 
 def _setup(tmp_path, n=400):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import make_catalog
 
 from galinfo.data.dataset import Dataset, write_dataset
 from galinfo.data.schema import REQUIRED_COLUMNS
 from galinfo.errors import DataValidationError, GalinfoError
+from tests.conftest import make_catalog
 
 HYP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 from astropy.table import Table
-from tests.conftest import LCS_FITS, NA10_FITS, make_catalog, require_real
 
 from galinfo.data.dataset import Dataset, write_dataset
 from galinfo.data.importers import (
@@ -13,6 +12,7 @@ from galinfo.data.importers import (
 )
 from galinfo.data.schema import NUMERIC_COLUMNS, PAPER_NPZ_NAMES
 from galinfo.errors import ConfigError, DataValidationError
+from tests.conftest import LCS_FITS, NA10_FITS, make_catalog, require_real
 
 
 def _equal_tables(a, b, columns):

@@ -1,13 +1,13 @@
 import json
 
 import pytest
-from tests.conftest import make_catalog
 
 from galinfo.data.dataset import write_dataset
 from galinfo.errors import ConfigError, GalinfoError
 from galinfo.study.config import config_from_dict, load_preset
 from galinfo.study.plan import gpu_hours, plan_study
 from galinfo.study.runner import Study
+from tests.conftest import make_catalog
 
 
 def _config(path, **extra):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galinfo.atomic import atomic_path, write_bytes
 from galinfo.causal.cmi import cmi_knn_test
 from galinfo.errors import ConfigError, DataValidationError
 
@@ -136,15 +136,11 @@ class DiscoveredGraph:
         ax.set_axis_off()
         ax.set_title(title or f"{self.method.upper()} with {self.test} (alpha={self.alpha}, n={self.n_samples})")
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-        os.close(fd)
         try:
-            fig.savefig(tmp, dpi=120, bbox_inches="tight")
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=120, bbox_inches="tight")
         finally:
             plt.close(fig)
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return path
 
 
@@ -161,15 +157,7 @@ def _edge_text(a: str, b: str, ma: str, mb: str) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_bytes(path, data)
 
 
 def _edges_of(general_graph) -> list[tuple[str, str, str, str]]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from galinfo.atomic import atomic_path, write_text
 from galinfo.errors import ConfigError, DataValidationError
 
 MASS_EDGES = np.arange(8.0, 12.51, 0.5)
@@ -27,18 +27,6 @@ def catalogue_variable(ds, name: str) -> np.ndarray:
         if a in ds.catalog.colnames and b in ds.catalog.colnames:
             return ds.column(a) - ds.column(b)
     raise DataValidationError(f"dataset {ds.path} has no column {name} (use a column name or 'a-b')")
-
-
-def _atomic(path: Path, write) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def local_tests(pred, ds, query: str, *, given: str | None = None, target: str = "logmstar", k: int = 100,
@@ -113,8 +101,9 @@ def local_tests(pred, ds, query: str, *, given: str | None = None, target: str =
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"local_{query}" + (f"_given_{given}" if given else "")
-        _atomic(out / f"{stem}.fits", lambda p: table.write(p, overwrite=True, format="fits"))
-        _atomic(out / f"{stem}.json", lambda p: Path(p).write_text(json.dumps(summary, indent=2, default=float) + "\n"))
+        with atomic_path(out / f"{stem}.fits") as tmp:
+            table.write(tmp, overwrite=True, format="fits")
+        write_text(out / f"{stem}.json", json.dumps(summary, indent=2, default=float) + "\n")
         summary["files"] = {"table": str(out / f"{stem}.fits"), "summary": str(out / f"{stem}.json")}
     return summary
 

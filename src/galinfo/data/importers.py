@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 from astropy.table import Table
 
+from galinfo.atomic import atomic_path
 from galinfo.data.catalog import as_float, assign_splits, drop_rows, empty_catalog
 from galinfo.data.dataset import Dataset, utc_now, write_dataset
 from galinfo.data.schema import (
@@ -347,14 +348,8 @@ def export_paper_npz(dataset, out_dir) -> tuple[Path, Path | None]:
 
 
 def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 

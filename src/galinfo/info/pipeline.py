@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from galinfo.atomic import write_text
 from galinfo.data.binning import TargetBins
 from galinfo.data.inputs import parse_inputs
 from galinfo.errors import ConfigError, DataValidationError
@@ -163,12 +164,11 @@ def run_pid(
         files[f"stack_{column}"] = out / f"stack_{column}.png"
     plot_atom_bars({spec.label: summary}, out / "bars", title=f"{spec.label}: averaged atoms")
     files["bars"] = out / "bars.png"
-    with open(out / ".run.json.tmp", "w") as f:
-        json.dump({"tuple": spec.label, "models": spec.models, "prior": prior, "split": split,
-                   "measure": measure, "n_boot": n_boot, "ci": ci, "seed": seed,
-                   "dataset": str(dataset_path), "dataset_checksum": ds.checksum,
-                   "runs": [str(r) for r in runs or []], "estimate": bool(estimate)}, f, indent=2)
-    os.replace(out / ".run.json.tmp", out / "pid_run.json")
+    run_record = {"tuple": spec.label, "models": spec.models, "prior": prior, "split": split,
+                  "measure": measure, "n_boot": n_boot, "ci": ci, "seed": seed,
+                  "dataset": str(dataset_path), "dataset_checksum": ds.checksum,
+                  "runs": [str(r) for r in runs or []], "estimate": bool(estimate)}
+    write_text(out / "pid_run.json", json.dumps(run_record, indent=2))
     files["config"] = out / "pid_run.json"
     log.info("mean atoms (all): %s", {a: float(summary[a][0]) for a in ATOMS})
     return files

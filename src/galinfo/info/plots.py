@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from galinfo.atomic import atomic_path
 from galinfo.info.pid import ATOMS
 
 ATOM_COLORS = {"red": "#4C72B0", "unq1": "#DD8452", "unq2": "#55A868", "syn": "#8172B3"}
@@ -33,9 +34,8 @@ def _save(fig, stem: str | os.PathLike, dpi: int = 200) -> list[Path]:
     out = []
     for ext in ("png", "pdf"):
         path = stem.with_suffix(f".{ext}")
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=ext)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=ext)
         out.append(path)
     return out
 

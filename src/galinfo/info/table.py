@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
+from galinfo.atomic import atomic_path
 from galinfo.data.binning import TargetBins
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.pid import ATOMS, pid
@@ -111,17 +111,9 @@ def per_galaxy_table(
 
 def write_table(table: Table, path: str | os.PathLike) -> Path:
     """Write a table atomically (format from the suffix, e.g. .fits or .ecsv)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         table.write(tmp, overwrite=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def latent_copula_pid(

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from galinfo.atomic import atomic_path
 from galinfo.errors import DataValidationError
 from galinfo.knn.adaptive import AdaptiveKNN
 from galinfo.models.outputs import Predictions
@@ -117,22 +117,14 @@ def write_knn(path: str | os.PathLike, arrays: dict[str, np.ndarray], attrs: dic
     path = Path(path)
     if path.is_dir() or path.suffix == "":
         path = path / KNN_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".knn-", suffix=".h5", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for name, value in arrays.items():
-                value = np.asarray(value)
-                if name == "split":
-                    value = np.char.encode(value.astype(str), "ascii")
-                f.create_dataset(name, data=value)
-            for key, value in attrs.items():
-                f.attrs[key] = value
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, value in arrays.items():
+            value = np.asarray(value)
+            if name == "split":
+                value = np.char.encode(value.astype(str), "ascii")
+            f.create_dataset(name, data=value)
+        for key, value in attrs.items():
+            f.attrs[key] = value
     return path
 
 

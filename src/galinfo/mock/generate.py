@@ -14,13 +14,13 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from galinfo.atomic import atomic_path
 from galinfo.data.schema import BANDS, REQUIRED_COLUMNS, WISE_BANDS
 from galinfo.errors import ConfigError, GalinfoError
 from galinfo.mock.config import MockConfig
@@ -137,15 +137,8 @@ def process_chunk(seed: int, cfg: MockConfig, pop: dict[str, np.ndarray]) -> dic
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _chunk_path(partial: Path, k: int) -> Path:

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from galinfo.atomic import atomic_path
 from galinfo.data.binning import TargetBins
 from galinfo.errors import DataValidationError
 
@@ -102,29 +102,21 @@ def write_predictions(path: str | os.PathLike, pred: Predictions) -> Path:
     path = Path(path)
     if path.is_dir() or path.suffix == "":
         path = path / PREDICTIONS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".predictions-", suffix=".h5", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("objid", data=pred.objid.astype(np.int64))
-            f.create_dataset("split", data=np.char.encode(pred.split.astype(str), "ascii"))
-            for name in _ARRAYS:
-                value = getattr(pred, name)
-                if value is not None:
-                    f.create_dataset(name, data=np.asarray(value))
-            f.attrs["target_column"] = pred.target_column
-            f.attrs["bin_low"] = pred.bins.low
-            f.attrs["bin_high"] = pred.bins.high
-            f.attrs["n_bins"] = pred.bins.n_bins
-            f.attrs["input_set"] = pred.input_set
-            f.attrs["objective"] = pred.objective
-            f.attrs["config"] = json.dumps(pred.config, sort_keys=True, default=str)
-            f.attrs["data_checksum"] = pred.data_checksum
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("objid", data=pred.objid.astype(np.int64))
+        f.create_dataset("split", data=np.char.encode(pred.split.astype(str), "ascii"))
+        for name in _ARRAYS:
+            value = getattr(pred, name)
+            if value is not None:
+                f.create_dataset(name, data=np.asarray(value))
+        f.attrs["target_column"] = pred.target_column
+        f.attrs["bin_low"] = pred.bins.low
+        f.attrs["bin_high"] = pred.bins.high
+        f.attrs["n_bins"] = pred.bins.n_bins
+        f.attrs["input_set"] = pred.input_set
+        f.attrs["objective"] = pred.objective
+        f.attrs["config"] = json.dumps(pred.config, sort_keys=True, default=str)
+        f.attrs["data_checksum"] = pred.data_checksum
     return path
 
 
