@@ -2,7 +2,8 @@
 
 ``null_noise`` is pure N(0, 1) noise (truth_dag.json, answer c). Pointwise MI of M_ugriz, of the
 noise column and of their union from ``estimate_pointwise_mi`` (5-fold cross-fitted), then the
-paper's pointwise PID with 95% bootstrap intervals.
+paper's pointwise PID and the CCS-type pointwise rule with 95% bootstrap intervals, and the closed-form
+Gaussian-copula MMI and I_dep PIDs of the same columns (no model) as cross-checks.
 
     .venv/bin/python benchmarks/mock_pid_null.py [--mock DIR] [--n 3000]
 """
@@ -25,7 +26,13 @@ def main() -> None:
 
     from galinfo.data.binning import TargetBins
     from galinfo.data.dataset import Dataset
-    from galinfo.info import bootstrap_means, estimate_pointwise_mi, mmi_on_averages, pid
+    from galinfo.info import (
+        bootstrap_means,
+        estimate_pointwise_mi,
+        gaussian_copula_pid,
+        mmi_on_averages,
+        pid,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.mock is None:
@@ -40,15 +47,25 @@ def main() -> None:
         i1, i2, i12 = (estimate_pointwise_mi(x, y, bins=bins, seed=args.seed)
                        for x in (x1, x2, np.hstack([x1, x2])))
     atoms = pid(i1, i2, i12)
+    ccs = pid(i1, i2, i12, measure="ccs_pointwise")
     values = {"i1 (M_ugriz)": i1, "i2 (null_noise)": i2, "i12": i12, **atoms,
-              "unq2 + syn (what the noise adds)": atoms["unq2"] + atoms["syn"]}
+              "unq2 + syn (what the noise adds)": atoms["unq2"] + atoms["syn"],
+              **{f"{k} (ccs_pointwise)": v for k, v in ccs.items()}}
     res = bootstrap_means(values, n_boot=1000, seed=args.seed)
     print(f"<M_ugriz, null_noise> on {ds.n} mock galaxies (nats, mean [95% bootstrap interval])")
+    print("  paper's pointwise minimum rule (mmi_pointwise) unless labelled")
     for name in values:
         print(f"  {name:<34}{res.mean[name][0]:>8.4f}  [{res.lo[name][0]:.4f}, {res.hi[name][0]:.4f}]")
-    classic = mmi_on_averages(i1, i2, i12)
-    print(f"  classic MMI on averages: unq2 = {classic['unq2']:.4f}")
     print(f"  E[max(0, -i1)] = {np.mean(np.maximum(0, -i1)):.4f}: the pointwise rule's unq2 where i2 ~ 0")
+    classic = mmi_on_averages(i1, i2, i12)
+    gc = gaussian_copula_pid(x1, x2, y)
+    print("\nunique information of the noise source, every measure (nats):")
+    print(f"  {'mmi_pointwise (paper)':<34}{res.mean['unq2'][0]:>8.4f}  [{res.lo['unq2'][0]:.4f}, {res.hi['unq2'][0]:.4f}]")
+    name = "unq2 (ccs_pointwise)"
+    print(f"  {'ccs_pointwise':<34}{res.mean[name][0]:>8.4f}  [{res.lo[name][0]:.4f}, {res.hi[name][0]:.4f}]")
+    print(f"  {'classic MMI on the averages':<34}{classic['unq2']:>8.4f}")
+    print(f"  {'Gaussian-copula MMI (closed form)':<34}{gc.mmi['unq2']:>8.4f}")
+    print(f"  {'Gaussian-copula I_dep (closed form)':<34}{gc.dep['unq2']:>8.4f}")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,20 @@ def test_discover_command(tmp_path):
     g = json.loads((out / "graph.json").read_text())
     assert g["nodes"] == ["logmstar", "z", "mag_r", "mag_g-mag_r"]
     assert "shd" in g["score"] and (out / "graph.png").exists()
+
+
+def test_local_tests_take_e_y_given_s_from_the_model_mean(tmp_path):
+    from galinfo.causal.pipeline import local_tests
+    from galinfo.models.outputs import read_predictions
+
+    ds, run = _setup(tmp_path)
+    pred = read_predictions(run)
+    pred.pdf_mean = pred.target.copy()  # a perfect model: Y is a function of S here
+    with_model = local_tests(pred, ds, "ab_r", k=30, n_perm=10)
+    refit = local_tests(pred, ds, "ab_r", k=30, n_perm=10, y_from_model=False)
+    given = local_tests(pred, ds, "ab_r", given="z", k=30, n_perm=10)
+    assert with_model["y_given_s"] == "model pdf mean"
+    assert refit["y_given_s"] == "cross-fitted regression on S"
+    assert given["y_given_s"] == "cross-fitted regression on S, X_c"
+    # with the model mean, Y - E[Y|S] is exactly 0 here, so no local correlation is defined
+    assert np.isnan(with_model["calibrated"]["mean_r"]) and np.isfinite(refit["calibrated"]["mean_r"])

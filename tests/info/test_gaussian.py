@@ -11,6 +11,7 @@ from galinfo.errors import GalinfoWarning
 from galinfo.info import (
     copula_normalize,
     gaussian_copula_pid,
+    gaussian_dep_pid,
     gaussian_local_mi,
     gaussian_mi,
     gaussian_mmi_pid,
@@ -81,3 +82,50 @@ def test_constant_latent_dimension_is_dropped_with_warning():
         warnings.simplefilter("error")
         ref = gaussian_copula_pid(s1, s2, y)
     assert res.mmi["i1"] == pytest.approx(ref.mmi["i1"], abs=1e-12)
+
+
+def test_dep_pid_gives_an_independent_noise_source_nothing():
+    rho = 0.8
+    cov = np.array([[1.0, 0.0, rho], [0.0, 1.0, 0.0], [rho, 0.0, 1.0]])  # S1, noise S2, Y
+    res = gaussian_dep_pid(cov, 0, 1, 2)
+    assert res["i1"] == pytest.approx(-0.5 * np.log(1 - rho**2), abs=1e-12)
+    for atom in ("red", "unq2", "syn"):
+        assert res[atom] == pytest.approx(0.0, abs=1e-12), atom
+    assert res["unq1"] == pytest.approx(res["i1"], abs=1e-12)
+
+
+def test_dep_pid_of_conditionally_independent_readouts_is_the_co_information():
+    # S_k = Y + N_k with independent noises: S1 and S2 are independent given Y, so I_dep's
+    # redundancy is the co-information I1 + I2 - I12 and there is no synergy.
+    v1, v2 = 0.5, 2.0
+    cov = np.array([[1 + v1, 1.0, 1.0], [1.0, 1 + v2, 1.0], [1.0, 1.0, 1.0]])
+    i1, i2, i12 = 0.5 * np.log(1 + 1 / v1), 0.5 * np.log(1 + 1 / v2), 0.5 * np.log(1 + 1 / v1 + 1 / v2)
+    res = gaussian_dep_pid(cov, 0, 1, 2)
+    assert res["red"] == pytest.approx(i1 + i2 - i12, abs=1e-12)
+    assert res["syn"] == pytest.approx(0.0, abs=1e-12)
+    # MMI calls the whole of the weaker source redundant instead
+    assert gaussian_mmi_pid(cov, 0, 1, 2)["red"] == pytest.approx(i2, abs=1e-12)
+
+
+def test_dep_pid_is_a_decomposition_below_mmi_redundancy():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        a = rng.normal(size=(5, 5))
+        cov = a @ a.T + 0.1 * np.eye(5)
+        dep = gaussian_dep_pid(cov, [0, 1], [2, 3], 4)
+        mmi = gaussian_mmi_pid(cov, [0, 1], [2, 3], 4)
+        assert dep["red"] + dep["unq1"] + dep["unq2"] + dep["syn"] == pytest.approx(dep["i12"], abs=1e-10)
+        assert dep["red"] + dep["unq1"] == pytest.approx(dep["i1"], abs=1e-10)
+        assert dep["red"] + dep["unq2"] == pytest.approx(dep["i2"], abs=1e-10)
+        assert min(dep[k] for k in ("red", "unq1", "unq2", "syn")) >= -1e-10
+        assert dep["red"] <= mmi["red"] + 1e-10
+        assert dep["syn"] <= mmi["syn"] + 1e-10
+
+
+def test_gaussian_copula_pid_dep_matches_closed_form():
+    s1, s2, y, cov = latent_system(60_000, seed=1)
+    truth = gaussian_dep_pid(cov, [0, 1], [2, 3], 4)
+    res = gaussian_copula_pid(s1, s2, y)
+    for k in ("red", "unq1", "unq2", "syn"):
+        assert res.dep[k] == pytest.approx(truth[k], abs=0.01), k
+    assert gaussian_copula_pid(s1, s2, y, s12=np.column_stack([s1, s2])).dep is None

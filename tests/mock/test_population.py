@@ -74,3 +74,20 @@ def test_render_cut_never_drops_a_possible_member():
     # the proposal truncation is exact: no candidate is brighter than its optimistic bound
     assert np.all(p["true_mag_r"] > 5)
     assert render_cut(p, cfg).mean() > 0.05
+
+
+def test_grey_dust_dims_edge_on_discs_in_ugriz_only():
+    grey, clear = draw_block(4, 1, MockConfig()), draw_block(4, 1, MockConfig(dust_grey_coeff=0.0))
+    assert np.array_equal(grey["cos_i"], clear["cos_i"]) and np.all(clear["a_grey"] == 0)
+    expected = 2.5 * grey["av_face"] * np.log10(1 / grey["q_disc"])
+    np.testing.assert_allclose(grey["a_grey"], expected, rtol=1e-12)
+    for b in "ugriz":  # the same factor in every optical band: dimmer, not redder
+        # (flux_disc also holds the disc's dust emission, which is not attenuated; it is tiny in
+        # ugriz for most candidates, so the typical deviation is small)
+        ratio = grey[f"flux_disc_{b}"] / clear[f"flux_disc_{b}"] / 10 ** (-0.4 * grey["a_grey"])
+        assert np.all(ratio >= 1 - 1e-12) and np.median(ratio - 1) < 1e-3
+        np.testing.assert_array_equal(grey[f"flux_bulge_{b}"], clear[f"flux_bulge_{b}"])
+    for w in ("w1", "w2", "w3"):
+        np.testing.assert_array_equal(grey[f"flux_disc_{w}"], clear[f"flux_disc_{w}"])
+    edge_on, face_on = grey["q_disc"] < 0.3, grey["q_disc"] > 0.9
+    assert np.median(grey["a_grey"][edge_on]) > 5 * np.median(grey["a_grey"][face_on])

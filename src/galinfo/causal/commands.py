@@ -33,6 +33,8 @@ def local_cmd(
     calibrated: bool = typer.Option(True, help="Also run the calibrated (residualised) test"),
     target: str = typer.Option("logmstar", help="Target column Y"),
     seed: int = typer.Option(0),
+    y_from_model: bool = typer.Option(True, help="E[Y|S] from the model's pdf mean (without --given); "
+                                                 "--no-y-from-model re-fits a regression on S"),
     out: Path | None = typer.Option(None, help="Output folder (default RUN/causal)"),
 ) -> None:
     """Local tests of Y ⟂ X_q | S (, X_c): per-galaxy FITS table keyed by objid + summary JSON."""
@@ -44,7 +46,7 @@ def local_cmd(
     ds = Dataset.open(dataset)
     out = out or Path(run) / "causal"
     summary = local_tests(pred, ds, query, given=given, target=target, k=k, n_perm=n_perm,
-                          calibrated=calibrated, seed=seed, out=out, progress=True)
+                          calibrated=calibrated, seed=seed, out=out, progress=True, y_from_model=y_from_model)
     typer.echo(f"wrote {summary['files']['table']} and {summary['files']['summary']}")
 
 

@@ -4,7 +4,7 @@
 - :func:`pid`: per-galaxy atoms red/unq1/unq2/syn (the paper's pointwise minimum rule by default).
 - :func:`estimate_pointwise_mi`: cross-fitted out-of-sample pointwise MI for plain arrays.
 - :func:`pid_table`: the per-galaxy table from three models' predictions, aligned by objid.
-- :func:`gaussian_copula_pid`, :func:`gaussian_mmi_pid`: closed-form Gaussian cross-checks.
+- :func:`gaussian_copula_pid`, :func:`gaussian_mmi_pid`, :func:`gaussian_dep_pid`: closed-form Gaussian cross-checks.
 - :func:`bootstrap_means`, :func:`summarize`, :func:`binned`: intervals and aggregation.
 """
 
@@ -14,6 +14,7 @@ from galinfo.info.gaussian import (
     GaussianCopulaPID,
     copula_normalize,
     gaussian_copula_pid,
+    gaussian_dep_pid,
     gaussian_local_mi,
     gaussian_mi,
     gaussian_mmi_pid,
@@ -40,6 +41,7 @@ __all__ = [
     "copula_normalize",
     "estimate_pointwise_mi",
     "gaussian_copula_pid",
+    "gaussian_dep_pid",
     "gaussian_local_mi",
     "gaussian_mi",
     "gaussian_mmi_pid",

@@ -67,6 +67,12 @@ class MockConfig:
         Moffat index of the PSF.
     disc_q0 : float
         Intrinsic disc thickness (edge-on axis ratio).
+    dust_grey_coeff : float
+        Grey (wavelength-independent) optical attenuation of an inclined disc, in units of its
+        face-on A_V per dex of 1/q: A_grey = coeff * A_V,face * log10(1/q). Optically thick dust
+        lanes make the attenuation curve greyer towards edge-on (Tuffs et al. 2004; Chevallard et al.
+        2013), so an edge-on disc is fainter without being redder and integrated colours cannot
+        correct for it: only the axis ratio can. 0 turns it off.
     renderer : str
         ``"fourier"`` (fast Fourier synthesis of the GalSim profiles) or ``"galsim"`` (GalSim
         ``drawImage``, the reference); they agree to a few 1e-5 of the total flux per pixel.
@@ -88,6 +94,7 @@ class MockConfig:
     seeing_sigma_dex: float = 0.07
     moffat_beta: float = 3.5
     disc_q0: float = 0.2
+    dust_grey_coeff: float = 2.5
     renderer: str = "fourier"
     chunk_size: int = 500
 
@@ -102,6 +109,8 @@ class MockConfig:
             raise ConfigError(f"chunk_size {self.chunk_size} must be positive")
         if self.renderer not in ("fourier", "galsim"):
             raise ConfigError(f"renderer {self.renderer!r} must be 'fourier' or 'galsim'")
+        if self.dust_grey_coeff < 0:
+            raise ConfigError(f"dust_grey_coeff {self.dust_grey_coeff} must be >= 0")
         if self.render_margin < 0:
             raise ConfigError(f"render_margin {self.render_margin} must be >= 0")
 

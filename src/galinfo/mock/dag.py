@@ -7,7 +7,7 @@ import json
 
 from galinfo.data.schema import BANDS, WISE_BANDS
 
-DAG_VERSION = 1
+DAG_VERSION = 2
 
 # variable -> (parents, description). Measured per-band columns are expanded below.
 _NODES: dict[str, tuple[list[str], str]] = {
@@ -26,13 +26,14 @@ _NODES: dict[str, tuple[list[str], str]] = {
     "true_av_face": (["true_logsfr"], "face-on disc V attenuation"),
     "true_av": (["true_av_face", "true_q_disc"], "disc V attenuation at the inclination"),
     "true_av_bulge": (["true_av_face"], "bulge V attenuation"),
+    "true_a_grey": (["true_av_face", "true_q_disc"], "grey (optically thick) optical attenuation of the inclined disc"),
     "true_log_lw3": (["true_logsfr"], "log nu L_nu(W3) of dust emission (Cluver+17, 0.15 dex scatter)"),
     "ebv": ([], "Galactic E(B-V) along the line of sight"),
     "true_r50_disc": (["true_r50_disc_kpc", "z"], "disc half-light radius, arcsec"),
     "true_r50_bulge": (["true_r50_bulge_kpc", "z"], "bulge half-light radius, arcsec"),
     "true_psf_fwhm_r": ([], "r-band seeing FWHM, arcsec (other bands scale as lambda^-0.2)"),
     "true_sky_r": ([], "r-band sky, mag/arcsec^2 (other bands share its offset)"),
-    "true_flux": (["logmstar", "true_bt", "true_logsfr", "true_av", "true_av_bulge", "true_log_lw3", "z", "ebv"],
+    "true_flux": (["logmstar", "true_bt", "true_logsfr", "true_av", "true_av_bulge", "true_a_grey", "true_log_lw3", "z", "ebv"],
                   "per-band true bulge and disc fluxes (SEDs, M/L, attenuation, redshift, Galactic extinction)"),
     "images": (["true_flux", "true_r50_disc", "true_r50_bulge", "true_q_disc", "true_q_bulge", "true_pa",
                 "true_psf_fwhm_r", "true_sky_r"], "ugriz images with PSF and noise"),
@@ -59,11 +60,14 @@ def _expanded_nodes() -> dict[str, dict]:
 DESIGNED_ANSWERS: dict[str, dict] = {
     "a_axis_ratio_through_dust": {
         "statement": "The disc axis ratio (ab_*) carries information on logmstar beyond the integrated photometry.",
-        "path": "true_cosi -> true_q_disc -> true_av -> true_flux -> mag_* <- logmstar; ab_* <- images <- true_q_disc",
+        "path": "true_cosi -> true_q_disc -> (true_av, true_a_grey) -> true_flux -> mag_* <- logmstar; ab_* <- images <- true_q_disc",
         "why": "mag_* are a collider of mass and inclination-dependent dust: given mag_*, the inclination tells how much of the "
-               "faintness/reddening is dust rather than a higher M/L, so logmstar is NOT independent of ab_* given mag_*.",
+               "faintness is dust rather than a lower mass, so logmstar is NOT independent of ab_* given mag_*. The selective "
+               "(reddening) part of the dust is nearly degenerate with the colour-M/L relation; the grey part of edge-on "
+               "discs (true_a_grey) dims without reddening, so colours cannot correct for it, z included.",
         "also": "true_bt depends on logmstar and rounds the projected shape, a second (direct morphological) path.",
-        "expect": {"independent": False, "x": "ab_r", "y": "logmstar", "given": ["mag_u", "mag_g", "mag_r", "mag_i", "mag_z", "z"]},
+        "expect": [{"independent": False, "x": "ab_r", "y": "logmstar", "given": ["mag_u", "mag_g", "mag_r", "mag_i", "mag_z"]},
+                   {"independent": False, "x": "ab_r", "y": "logmstar", "given": ["mag_u", "mag_g", "mag_r", "mag_i", "mag_z", "z"]}],
     },
     "b_redshift_confounds_size_and_flux": {
         "statement": "Spec-z confounds angular size and flux with intrinsic quantities.",
@@ -86,8 +90,9 @@ DESIGNED_ANSWERS: dict[str, dict] = {
         "conditionally_independent_given": ["mag_r", "z"],
         "not_independent_given": ["nothing", "mag_g - mag_r", "any set that does not determine both mag_r and z"],
         "why": "its only parents are the measured mag_r and the spec-z plus independent noise; every dependence on logmstar runs "
-               "through mag_r and z. A latent space that encodes mag_r and z exactly makes it a null; one that encodes them only "
-               "approximately (or a loose neighbourhood) leaves a residual correlation that a correct test must not flag as causal.",
+               "through mag_r and z. Given the latent S of a model whose inputs include mag_r and z and that keeps all their "
+               "stellar-mass information, it is a null; a loose neighbourhood or an S trained without z (then conditioned on z) "
+               "leaves a residual correlation that a correct test must not report as information outside mag_r and z.",
         "expect": {"independent": True, "x": "null_lum", "y": "logmstar", "given": ["mag_r", "z"]},
     },
 }

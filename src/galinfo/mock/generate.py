@@ -46,6 +46,7 @@ TRUTH_COLUMNS: dict[str, str] = {
     "true_av_face": "av_face",
     "true_av": "av_disc",
     "true_av_bulge": "av_bulge",
+    "true_a_grey": "a_grey",
     "true_r50_disc": "r_disc",
     "true_r50_bulge": "r_bulge",
     "true_r50_disc_kpc": "r_disc_kpc",

@@ -122,6 +122,11 @@ def inclined_av(av_face: np.ndarray, q_disc: np.ndarray) -> np.ndarray:
     return np.asarray(av_face) * (1.0 + 2.0 * np.log10(1.0 / np.asarray(q_disc)))
 
 
+def grey_attenuation(av_face: np.ndarray, q_disc: np.ndarray, coeff: float) -> np.ndarray:
+    """Grey optical attenuation (mag, same in u..z) of an inclined, optically thick disc."""
+    return coeff * np.asarray(av_face) * np.log10(1.0 / np.asarray(q_disc))
+
+
 def cluver17_log_lw3(logsfr: np.ndarray) -> np.ndarray:
     """log10 nu L_nu(W3) (Lsun) from log SFR, inverting Cluver et al. (2017): log SFR = 0.889 log L - 7.76."""
     return (np.asarray(logsfr, dtype=float) + 7.76) / 0.889
@@ -187,10 +192,11 @@ def draw_block(seed: int, block: int, cfg: MockConfig) -> dict[str, np.ndarray]:
     av_face = face_on_av(logsfr) * 10 ** rng.normal(0, 0.1, n)
     av_disc = inclined_av(av_face, q_disc)
     av_bulge = 0.3 * av_face
+    a_grey = grey_attenuation(av_face, q_disc, cfg.dust_grey_coeff)
     ebv = np.clip(0.03 * 10 ** rng.normal(0, 0.25, n), 0.003, 0.3)
     da_kpc = angular_diameter_distance_kpc(z)
     p.update(bt=bt, r_disc_kpc=r_disc_kpc, r_bulge_kpc=r_bulge_kpc, cos_i=cos_i, q_disc=q_disc,
-             q_bulge=q_bulge, pa=pa, av_face=av_face, av_disc=av_disc, av_bulge=av_bulge, ebv=ebv,
+             q_bulge=q_bulge, pa=pa, av_face=av_face, av_disc=av_disc, av_bulge=av_bulge, a_grey=a_grey, ebv=ebv,
              r_disc=r_disc_kpc / da_kpc * ARCSEC_PER_RAD, r_bulge=r_bulge_kpc / da_kpc * ARCSEC_PER_RAD)  # fmt: skip
 
     # Survey conditions.
@@ -218,6 +224,7 @@ def draw_block(seed: int, block: int, cfg: MockConfig) -> dict[str, np.ndarray]:
     gr_disc = -2.5 * np.log10(w @ 10 ** (-0.4 * tab.rest_gr))
     absr_disc = M_SUN_R_AB - 2.5 * (np.log10(md) - bell03_log_ml_r(gr_disc))
     mag_disc = absr_disc[:, None] + dmod[:, None] - 2.5 * np.log10(rel) + gal
+    mag_disc[:, : len(BANDS)] += a_grey[:, None]  # optical only: the lanes are thin at 3-12 micron
     log_lw3 = cluver17_log_lw3(logsfr) + rng.normal(0, 0.15, n)
     mag_dust = tab.dust_mag(z) - 2.5 * log_lw3[:, None] + dmod[:, None] + gal
     # Galactic extinction for WISE bands: replace the CCM extrapolation by the adopted coefficients.

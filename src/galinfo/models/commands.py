@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -54,6 +55,8 @@ def train_cmd(
         target=target, target_low=low, target_high=high, n_bins=bins, seed=seed, max_steps=max_steps,
         batch_size=batch_size, lr=lr, arch=arch, device=device, compile=compile or None,
     )
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports and predicts
+        return
     console = Console()
     import json
 

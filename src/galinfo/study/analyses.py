@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from galinfo.data.dataset import Dataset
+from galinfo.data.inputs import parse_inputs
 from galinfo.report.html import Figure, Section, TableBlock
 from galinfo.study.plan import Step
 from galinfo.study.runner import EXECUTORS, SECTION_BUILDERS, TRUTH_CHECKS, Study
@@ -150,15 +151,36 @@ def discover_section(study: Study, summaries: list[dict]) -> Section:
                    [Figure(Path(s["figure"]), "The graph found by PC over the catalogue variables.")])
 
 
-def _applies(expect: dict, target: str, question: dict) -> bool:
+def latent_covers(input_set: str) -> set[str]:
+    """Catalogue columns a model's inputs determine (its magnitudes, z; images stand for their bands' fluxes)."""
+    iset = parse_inputs(input_set)
+    cols = set(iset.required_columns)
+    if iset.has_images:
+        cols |= {f"mag_{b}" for b in iset.image_bands}
+    return cols
+
+
+def designed_answer_applies(expect: dict, target: str, question: dict) -> bool:
+    """Whether a designed answer of truth_dag.json says what the local test ``question`` must find.
+
+    ``question`` has ``query``, ``given`` and ``input_set`` (the latent model's inputs). A latent S that
+    keeps all the target information of its inputs makes the target independent of X given S when
+    it is independent of X given those inputs (contraction); conditioning on a variable outside the
+    inputs (e.g. z for an ``M_ugriz`` latent) breaks that, since S was not trained to be sufficient
+    given it. So a designed independence applies only when its conditioning set and the question's
+    extra variable lie inside the inputs; a designed dependence applies whenever the inputs and the
+    extra variable cover its conditioning set.
+    """
     if expect.get("y") != target or expect.get("x") != question["query"]:
         return False
     given = expect.get("given")
     if given == "any":
         return True
-    # S of a model with all five magnitudes (or images) stands for the magnitudes
-    covered = {f"mag_{b}" for b in "ugriz"} | ({question["given"]} if question["given"] else set())
-    return set(given) <= covered
+    inputs = latent_covers(question["input_set"])
+    extra = {question["given"]} if question["given"] else set()
+    if expect["independent"]:
+        return set(given) <= inputs and extra <= inputs
+    return set(given) <= inputs | extra
 
 
 def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
@@ -171,7 +193,7 @@ def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
         for name, answer in truth.get("designed_answers", {}).items():
             expects = answer["expect"] if isinstance(answer["expect"], list) else [answer["expect"]]
             for e in expects:
-                if not _applies(e, target, s):
+                if not designed_answer_applies(e, target, s):
                     continue
                 dependent = cal["global_pvalue"] < ALPHA
                 checks.append({
