@@ -34,3 +34,14 @@ def test_dependence_applies_when_inputs_and_extra_variable_cover_it():
     assert not designed_answer_applies(AXIS, "logmstar", question("M_ugriz", "ab_r"))
     assert designed_answer_applies(AXIS_MAGS, "logmstar", question("M_ugriz", "ab_r"))
     assert not designed_answer_applies(AXIS, "z", question("M_ugriz", "ab_r", "z"))
+
+
+def test_truth_check_gives_one_row_per_answer_and_question():
+    from galinfo.mock.dag import truth_dag
+    from galinfo.study.analyses import truth_check_causal
+
+    summary = {**question("M_ugriz|zspec", "ab_r"), "question": "ab_r | S(M_ugriz|zspec)",
+               "calibrated": {"global_pvalue": 0.005}}
+    checks = truth_check_causal(None, {"causal": [summary]}, truth_dag())
+    assert [c["answer"] for c in checks] == ["a_axis_ratio_through_dust"]
+    assert checks[0]["right"] and checks[0]["expected"] == "dependent"

@@ -202,6 +202,7 @@ def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
                     "found": f"{'dependent' if dependent else 'independent'} (p = {_fmt(cal['global_pvalue'], 2)})",
                     "right": dependent != e["independent"],
                 })
+                break  # one check per designed answer and question
     return checks
 
 
