@@ -5,7 +5,7 @@
    photometry and z; position angle and a noise column do not; ``null_lum`` does not once mag_r and
    z are known), with the paper's raw test and the calibrated test side by side. The expected answer
    of each question comes from truth_dag.json through the study's rule
-   (``galinfo.study.analyses.designed_answer_applies``).
+   (``galinfo.study.analyses.designed_expectations``).
 2. PC (KNN-CMI test) and PC/FCI (Fisher-z) over catalogue variables, scored against the true graph
    projected onto those variables (structural Hamming distance, adjacency precision/recall).
 
@@ -51,7 +51,7 @@ def main() -> None:
     from galinfo.mock import generate
     from galinfo.models import predict, train
     from galinfo.models.outputs import read_predictions
-    from galinfo.study.analyses import designed_answer_applies
+    from galinfo.study.analyses import designed_expectations
 
     data = args.mock or args.out / "mock"
     t0 = time.perf_counter()
@@ -72,9 +72,7 @@ def main() -> None:
     right = total = 0
     for inputs, query, given in QUESTIONS:
         q = {"input_set": inputs, "query": query, "given": given}
-        answers = [(name, e) for name, a in truth["designed_answers"].items()
-                   for e in (a["expect"] if isinstance(a["expect"], list) else [a["expect"]])
-                   if designed_answer_applies(e, "logmstar", q)]
+        answers = designed_expectations(truth, "logmstar", q)
         s = local_tests(preds[inputs], ds, query, given=given, k=100, seed=args.seed)
         cal = s["calibrated"]
         dependent = cal["global_pvalue"] < 0.05
@@ -84,7 +82,7 @@ def main() -> None:
             independent = answers[0][1]["independent"]
             expected = "independent" if independent else "dependent"
             verdict = "right" if dependent != independent else "WRONG"
-            names = "   (" + ", ".join(sorted({n for n, _ in answers})) + ")"
+            names = "   (" + ", ".join(n for n, _ in answers) + ")"
             right += dependent != independent
             total += 1
         print(f"{label:<32}{expected:>13}{s['paper']['mean_r']:>9.3f}"

@@ -19,7 +19,7 @@ from galinfo.info.gaussian import (
     gaussian_mi,
     gaussian_mmi_pid,
 )
-from galinfo.info.pid import ATOMS, PID_MEASURES, average_atoms, mmi_on_averages, pid
+from galinfo.info.pid import ATOMS, PID_MEASURES, average_atoms, mmi_atoms, mmi_on_averages, pid
 from galinfo.info.pointwise import binned_prior, pointwise_mi
 from galinfo.info.table import latent_copula_pid, per_galaxy_table, pid_table
 from galinfo.info.tuples import PAPER_TUPLES, TupleSpec, band_study_tuples, plan_models
@@ -46,6 +46,7 @@ __all__ = [
     "gaussian_mi",
     "gaussian_mmi_pid",
     "latent_copula_pid",
+    "mmi_atoms",
     "mmi_on_averages",
     "per_galaxy_table",
     "pid",

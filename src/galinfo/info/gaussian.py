@@ -23,7 +23,7 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 from galinfo.errors import DataValidationError, GalinfoWarning
-from galinfo.info.pid import ATOMS, pid
+from galinfo.info.pid import ATOMS, mmi_atoms, pid
 
 
 def _idx(a: int | Sequence[int]) -> np.ndarray:
@@ -56,12 +56,8 @@ def gaussian_mmi_pid(
     cov: np.ndarray, s1: int | Sequence[int], s2: int | Sequence[int], target: int | Sequence[int]
 ) -> dict[str, float]:
     """Closed-form MMI PID of a Gaussian system (Barrett 2015): atoms and ``i1``, ``i2``, ``i12``."""
-    i1 = gaussian_mi(cov, s1, target)
-    i2 = gaussian_mi(cov, s2, target)
-    i12 = gaussian_mi(cov, np.concatenate([_idx(s1), _idx(s2)]), target)
-    red = min(i1, i2)
-    return {"red": red, "unq1": i1 - red, "unq2": i2 - red, "syn": i12 - max(i1, i2),
-            "i1": i1, "i2": i2, "i12": i12}
+    return mmi_atoms(gaussian_mi(cov, s1, target), gaussian_mi(cov, s2, target),
+                     gaussian_mi(cov, np.concatenate([_idx(s1), _idx(s2)]), target))
 
 
 def _mi_given_sources_independent_given_target(
@@ -123,6 +119,12 @@ def gaussian_local_mi(
         raise DataValidationError("y is a deterministic linear function of x: local MI is infinite")
     resid = y - mean[d] - (x - mean[:d]) @ beta
     return -0.5 * np.log(var_c / syy) - resid**2 / (2 * var_c) + (y - mean[d]) ** 2 / (2 * syy)
+
+
+def _mi_with(a: np.ndarray, y: np.ndarray) -> float:
+    """Gaussian I(A; y) from the sample covariance of the columns of ``a`` (n, d) and ``y`` (n,)."""
+    d = a.shape[1]
+    return gaussian_mi(np.cov(np.column_stack([a, y]), rowvar=False), np.arange(d), [d])
 
 
 def copula_normalize(a: np.ndarray) -> np.ndarray:
@@ -201,19 +203,14 @@ def gaussian_copula_pid(
         "i2": gaussian_local_mi(a2, gy),
         "i12": gaussian_local_mi(a12, gy),
     }
-    mis = {}
-    for key, a in (("i1", a1), ("i2", a2), ("i12", a12)):
-        d = a.shape[1]
-        cov = np.cov(np.column_stack([a, gy]), rowvar=False)
-        mis[key] = gaussian_mi(cov, np.arange(d), [d])
-    red = min(mis["i1"], mis["i2"])
-    mmi = {"red": red, "unq1": mis["i1"] - red, "unq2": mis["i2"] - red,
-           "syn": mis["i12"] - max(mis["i1"], mis["i2"]), **mis}
-    dep = None
-    if s12 is None:
+    if s12 is None:  # one joint covariance gives every information
         d1, d2 = a1.shape[1], a2.shape[1]
         cov = np.cov(np.column_stack([a1, a2, gy]), rowvar=False)
-        dep = gaussian_dep_pid(cov, np.arange(d1), np.arange(d1, d1 + d2), [d1 + d2])
+        blocks = (np.arange(d1), np.arange(d1, d1 + d2), [d1 + d2])
+        mmi, dep = gaussian_mmi_pid(cov, *blocks), gaussian_dep_pid(cov, *blocks)
+    else:
+        mmi = mmi_atoms(*(_mi_with(a, gy) for a in (a1, a2, a12)))
+        dep = None
     return GaussianCopulaPID(
         mmi=mmi,
         dep=dep,

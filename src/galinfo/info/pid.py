@@ -84,10 +84,14 @@ def mmi_on_averages(
     ``weights`` (e.g. probabilities of discrete outcomes) make the means weighted.
     """
     a1, a2, a12 = _as_arrays(i1, i2, i12)
-    m1, m2, m12 = (float(np.average(a, weights=weights)) for a in (a1, a2, a12))
-    red = min(m1, m2)
-    return {"red": red, "unq1": m1 - red, "unq2": m2 - red, "syn": m12 - max(m1, m2),
-            "i1": m1, "i2": m2, "i12": m12}
+    return mmi_atoms(*(float(np.average(a, weights=weights)) for a in (a1, a2, a12)))
+
+
+def mmi_atoms(i1: float, i2: float, i12: float) -> dict[str, float]:
+    """Classic I_MMI atoms from three (mutual) informations, plus ``i1``, ``i2``, ``i12`` themselves."""
+    red = min(i1, i2)
+    return {"red": red, "unq1": i1 - red, "unq2": i2 - red, "syn": i12 - max(i1, i2),
+            "i1": i1, "i2": i2, "i12": i12}
 
 
 def average_atoms(atoms: Mapping[str, np.ndarray], weights: np.ndarray | None = None) -> dict[str, float]:

@@ -183,6 +183,21 @@ def designed_answer_applies(expect: dict, target: str, question: dict) -> bool:
     return set(given) <= inputs | extra
 
 
+def designed_expectations(truth: dict, target: str, question: dict) -> list[tuple[str, dict]]:
+    """``(answer name, expectation)`` for every designed answer of ``truth`` that applies to ``question``.
+
+    At most one expectation per answer: the first of its ``expect`` list that applies
+    (:func:`designed_answer_applies`).
+    """
+    found = []
+    for name, answer in truth.get("designed_answers", {}).items():
+        expects = answer["expect"] if isinstance(answer["expect"], list) else [answer["expect"]]
+        e = next((e for e in expects if designed_answer_applies(e, target, question)), None)
+        if e is not None:
+            found.append((name, e))
+    return found
+
+
 def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
     checks = []
     target = truth.get("target", "logmstar")
@@ -190,19 +205,14 @@ def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
         cal = s.get("calibrated")
         if not cal:
             continue
-        for name, answer in truth.get("designed_answers", {}).items():
-            expects = answer["expect"] if isinstance(answer["expect"], list) else [answer["expect"]]
-            for e in expects:
-                if not designed_answer_applies(e, target, s):
-                    continue
-                dependent = cal["global_pvalue"] < ALPHA
-                checks.append({
-                    "answer": name, "test": f"calibrated local test: {s['question']}",
-                    "expected": "independent" if e["independent"] else "dependent",
-                    "found": f"{'dependent' if dependent else 'independent'} (p = {_fmt(cal['global_pvalue'], 2)})",
-                    "right": dependent != e["independent"],
-                })
-                break  # one check per designed answer and question
+        dependent = cal["global_pvalue"] < ALPHA
+        for name, e in designed_expectations(truth, target, s):
+            checks.append({
+                "answer": name, "test": f"calibrated local test: {s['question']}",
+                "expected": "independent" if e["independent"] else "dependent",
+                "found": f"{'dependent' if dependent else 'independent'} (p = {_fmt(cal['global_pvalue'], 2)})",
+                "right": dependent != e["independent"],
+            })
     return checks
 
 
