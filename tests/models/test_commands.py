@@ -24,6 +24,11 @@ def test_train_predict_evaluate_cli(tiny_dataset, tmp_path):
     res = runner.invoke(app, ["predict", str(run), "--no-pdf"])
     assert res.exit_code == 0, res.output
     assert read_predictions(run).pdf is None
+    res = runner.invoke(app, ["predict", str(run), "--smooth", "auto"])
+    assert res.exit_code == 0, res.output
+    assert ("smoothed" in res.output) == (read_predictions(run).pdf_smoothing > 0)
+    res = runner.invoke(app, ["predict", str(run), "--smooth", "-1"])
+    assert isinstance(res.exception, ConfigError)
     res = runner.invoke(app, ["evaluate", str(run)])
     assert res.exit_code == 0, res.output
     assert "sigma_MAD" in res.output

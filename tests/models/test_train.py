@@ -118,6 +118,28 @@ def test_predictions_roundtrip(tiny_dataset, tmp_path):
         assert m["n"] > 0 and m["sigma_mad"] > 0 and m["crps"] > 0
 
 
+def test_predict_smoothing(tiny_dataset, tmp_path):
+    run = train(tiny_dataset, tmp_path / "s", inputs="M_ugriz", n_bins=520, **TINY)
+    raw = read_predictions(predict(run))
+    assert raw.pdf_smoothing == 0.0
+    auto = read_predictions(predict(run, smooth="auto"))
+    chosen = auto.config["pdf_smoothing"]
+    assert auto.pdf_smoothing == pytest.approx(chosen["width"]) and chosen["chosen_on"] == "val"
+    scores = chosen["val_mean_log_q_by_width"]
+    val = auto.mask("val")
+    # the choice is the best on validation, and at least as good there as the raw softmax
+    assert np.nanmean(auto.log_q_true[val]) == pytest.approx(max(scores.values()))
+    assert np.nanmean(auto.log_q_true[val]) >= np.nanmean(raw.log_q_true[val])
+    idx = auto.bins.index(auto.target)
+    assert np.allclose(auto.log_q_true, np.log(auto.pdf[np.arange(len(auto)), idx]), atol=1e-4)
+    assert np.allclose(auto.pdf_mean, auto.pdf @ auto.bins.centers, atol=1e-4)
+    fixed = read_predictions(predict(run, smooth=0.05))  # dex: 4 bins of 0.0125
+    assert fixed.pdf_smoothing == pytest.approx(0.05)
+    assert not np.allclose(fixed.pdf, raw.pdf)
+    with pytest.raises(ConfigError, match="smooth='wide'"):
+        predict(run, smooth="wide")
+
+
 def test_other_target_and_range(tiny_dataset, tmp_path):
     run = train(tiny_dataset, tmp_path / "z", inputs="M_ugriz", target="z", target_low=0.0,
                 target_high=0.25, n_bins=50, **TINY)

@@ -43,6 +43,9 @@ def train_cmd(
     device: Annotated[str, typer.Option(help="'auto', 'cpu' or 'cuda[:N]'.")] = "auto",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the training step (GPU).")] = False,
     predict_after: Annotated[bool, typer.Option("--predict/--no-predict", help="Write predictions.h5 at the end.")] = True,
+    smooth: Annotated[str, typer.Option(
+        help="Gaussian smoothing of the predicted pdfs: 'none', 'auto' (width maximising the "
+             "validation mean ln q) or a width in target units (dex).")] = "none",
 ) -> None:
     """Train a model (or resume the run in --out)."""
     from galinfo.models.inference import predict
@@ -65,7 +68,7 @@ def train_cmd(
         best = min(history, key=lambda h: h["val_ce"])
         console.print(f"trained [bold]{run}[/]: best validation CE {best['val_ce']:.4f} nats at step {best['step']}")
     if predict_after:
-        console.print(f"wrote {predict(run, dataset, device=device)}")
+        console.print(f"wrote {predict(run, dataset, device=device, smooth=smooth)}")
 
 
 def predict_cmd(
@@ -73,11 +76,19 @@ def predict_cmd(
     dataset: Annotated[Path | None, typer.Option(help="Dataset to predict (default: the training dataset).")] = None,
     device: Annotated[str, typer.Option(help="'auto', 'cpu' or 'cuda[:N]'.")] = "cpu",
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Leave the (N, bins) pdf out of the file.")] = False,
+    smooth: Annotated[str, typer.Option(
+        help="Gaussian smoothing of the pdf: 'none', 'auto' (width maximising the validation mean "
+             "ln q) or a width in target units (dex).")] = "none",
 ) -> None:
     """Write RUN/predictions.h5 (latent S, ln q(true bin | x), pdf and its mean/median/mode)."""
+    import h5py
+
     from galinfo.models.inference import predict
 
-    Console().print(f"wrote {predict(run, dataset, device=device, store_pdf=not no_pdf)}")
+    path = predict(run, dataset, device=device, store_pdf=not no_pdf, smooth=smooth)
+    with h5py.File(path, "r") as f:
+        width = float(f.attrs["pdf_smoothing"])
+    Console().print(f"wrote {path}" + (f" (pdf smoothed with a Gaussian of sigma {width:.4g})" if width else ""))
 
 
 def evaluate_cmd(run: Run) -> None:

@@ -12,11 +12,12 @@ import torch
 
 from galinfo.data.binning import TargetBins
 from galinfo.data.schema import SPLITS
-from galinfo.errors import GalinfoError, GalinfoWarning
+from galinfo.errors import ConfigError, GalinfoError, GalinfoWarning
 from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, write_json
 from galinfo.models.data import InputSpec, model_data, usable_rows
 from galinfo.models.networks import ModelConfig, create_model
 from galinfo.models.outputs import Predictions, read_predictions, write_predictions
+from galinfo.models.smoothing import smooth_log_pdf
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,44 @@ def run_model(model, data, device: torch.device, *, batch: int = 1024) -> tuple[
             np.concatenate(logp) if logp else np.zeros((0, model.cfg.n_bins)))
 
 
+def resolve_smoothing(smooth: str | float | None, log_pdf: np.ndarray, y_bin: np.ndarray,
+                      split: np.ndarray, bins: TargetBins) -> tuple[float, dict]:
+    """Gaussian smoothing width in bins for ``smooth`` (None/'none', 'auto' or a width in target units).
+
+    'auto' chooses the width on the rows of the ``val`` split (see :mod:`galinfo.models.smoothing`).
+    Returns the width and a record of the choice for the predictions' config.
+    """
+    from galinfo.models.smoothing import choose_width
+
+    if smooth is None or (isinstance(smooth, str) and smooth.lower() == "none"):
+        return 0.0, {"width": 0.0}
+    if isinstance(smooth, str) and smooth.lower() == "auto":
+        val = np.flatnonzero((np.asarray(split) == "val") & (y_bin >= 0))
+        if val.size == 0:
+            raise ConfigError("smooth='auto' needs galaxies of the val split with a target; give a width instead")
+        width, scores = choose_width(log_pdf[val], y_bin[val])
+        log.info("pdf smoothing: %g bins (validation mean ln q by width: %s)", width, scores)
+        return width, {"width": width * bins.width, "chosen_on": "val", "n_val": int(val.size),
+                       "val_mean_log_q_by_width": {f"{w * bins.width:.6g}": v for w, v in scores.items()}}
+    try:
+        width = float(smooth)
+    except (TypeError, ValueError):
+        raise ConfigError(f"smooth={smooth!r} must be 'none', 'auto' or a width in target units") from None
+    if not (np.isfinite(width) and width >= 0):
+        raise ConfigError(f"smooth={smooth!r} must be a finite width >= 0 in target units")
+    return width / bins.width, {"width": width}
+
+
 def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", store_pdf: bool = True,
-            batch: int = 1024) -> Path:
+            batch: int = 1024, smooth: str | float | None = None) -> Path:
     """Write ``RUN/predictions.h5`` for every usable galaxy of every split of ``dataset``.
 
     ``dataset`` defaults to the dataset the run was trained on. Galaxies lacking a feature of the
     input set are left out (counted in the log); galaxies whose target is missing or outside the bin
-    range get ``log_q_true = NaN``. Returns the path written.
+    range get ``log_q_true = NaN``. ``smooth``: None (the raw softmax), ``"auto"`` (a Gaussian whose
+    width maximises the validation mean ln q, see :mod:`galinfo.models.smoothing`) or a Gaussian
+    width in target units (dex for log M*); every output (pdf, ln q, mean/median/mode) is then taken
+    from the smoothed pdf. Returns the path written.
     """
     from galinfo.data.dataset import Dataset
     from galinfo.models.training import select_device
@@ -107,6 +139,8 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
     model.to(dev)
     latent, log_pdf = run_model(model, data, dev, batch=batch)
     y_bin = data.y_bin.numpy()
+    width_bins, smoothing = resolve_smoothing(smooth, log_pdf, y_bin, ds.split[rows], bins)
+    log_pdf = smooth_log_pdf(log_pdf, width_bins)
     n_out = int((y_bin < 0).sum())
     if n_out:
         log.warning("%d galaxies have %s missing or outside [%g, %g]: log_q_true is NaN",
@@ -117,8 +151,9 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
         target_column=tgt["column"], objective=ckpt["train_config"]["objective"], latent=latent,
         pdf=np.exp(log_pdf).astype(np.float32) if store_pdf else None,
         config={"train_config": ckpt["train_config"], "model_config": ckpt["model_config"],
-                "best_step": ckpt["run_state"]["best_step"], "best_val_ce": ckpt["run_state"]["best_metric"]},
-        data_checksum=ds.checksum, **pdf_summaries(log_pdf, bins),
+                "best_step": ckpt["run_state"]["best_step"], "best_val_ce": ckpt["run_state"]["best_metric"],
+                "pdf_smoothing": smoothing},
+        data_checksum=ds.checksum, pdf_smoothing=smoothing["width"], **pdf_summaries(log_pdf, bins),
     )
     return write_predictions(run_dir, pred)
 

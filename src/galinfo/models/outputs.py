@@ -18,7 +18,8 @@ pdf_mode        (N,) float64    centre of the most probable bin
 ==============  ==============  ==========================================================
 
 Attributes: ``target_column``, ``bin_low``, ``bin_high``, ``n_bins``, ``input_set``,
-``objective``, ``config`` (JSON), ``data_checksum``.
+``objective``, ``config`` (JSON), ``data_checksum``, ``pdf_smoothing`` (σ of the Gaussian the pdf
+was convolved with, target units; 0 = the raw softmax).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Predictions:
     pdf_mode: np.ndarray | None = None
     config: dict = field(default_factory=dict)
     data_checksum: str = ""
+    pdf_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         self.objid = np.asarray(self.objid)
@@ -117,6 +119,7 @@ def write_predictions(path: str | os.PathLike, pred: Predictions) -> Path:
         f.attrs["objective"] = pred.objective
         f.attrs["config"] = json.dumps(pred.config, sort_keys=True, default=str)
         f.attrs["data_checksum"] = pred.data_checksum
+        f.attrs["pdf_smoothing"] = float(pred.pdf_smoothing)
     return path
 
 
@@ -138,5 +141,6 @@ def read_predictions(path: str | os.PathLike) -> Predictions:
             objective=str(f.attrs["objective"]),
             config=json.loads(f.attrs["config"]),
             data_checksum=str(f.attrs["data_checksum"]),
+            pdf_smoothing=float(f.attrs.get("pdf_smoothing", 0.0)),
             **arrays,
         )
