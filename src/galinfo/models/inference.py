@@ -17,7 +17,7 @@ from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, write_json
 from galinfo.models.data import InputSpec, model_data, usable_rows
 from galinfo.models.networks import ModelConfig, create_model
 from galinfo.models.outputs import Predictions, read_predictions, write_predictions
-from galinfo.models.smoothing import smooth_log_pdf
+from galinfo.models.smoothing import choose_width, smooth_log_pdf
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,6 @@ def resolve_smoothing(smooth: str | float | None, log_pdf: np.ndarray, y_bin: np
     'auto' chooses the width on the rows of the ``val`` split (see :mod:`galinfo.models.smoothing`).
     Returns the width and a record of the choice for the predictions' config.
     """
-    from galinfo.models.smoothing import choose_width
-
     if smooth is None or (isinstance(smooth, str) and smooth.lower() == "none"):
         return 0.0, {"width": 0.0}
     if isinstance(smooth, str) and smooth.lower() == "auto":
