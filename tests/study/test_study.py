@@ -4,17 +4,22 @@ import pytest
 
 from galinfo.data.dataset import write_dataset
 from galinfo.errors import ConfigError, GalinfoError
+from galinfo.models.outputs import read_predictions
 from galinfo.study.config import config_from_dict, load_preset
 from galinfo.study.plan import gpu_hours, plan_study
 from galinfo.study.runner import Study
 from tests.conftest import make_catalog
 
 
+def _tiny_training():
+    return {"preset": "tiny", "max_steps": 6, "overrides": {"eval_every": 3, "checkpoint_every": 3}}
+
+
 def _config(path, **extra):
     raw = {
         "name": "tiny",
         "dataset": {"kind": "path", "path": str(path)},
-        "training": {"preset": "tiny", "max_steps": 6, "overrides": {"eval_every": 3, "checkpoint_every": 3}},
+        "training": _tiny_training(),
         "pid": {"tuples": ["M_ugriz,Morph"], "estimator": "model", "bootstrap": 20},
     }
     raw.update(extra)
@@ -33,6 +38,7 @@ def tabular_dataset(tmp_path_factory):
     ({"bogus": 1}, "unknown key(s) in study config: bogus"),
     ({"training": {"preset": "cpu-small", "max_step": 3}}, "unknown key(s) in training: max_step"),
     ({"dataset": {"kind": "sdss"}}, "dataset.kind 'sdss'"),
+    ({"training": {"smooth": "wide"}}, "training.smooth 'wide'"),
 ])
 def test_bad_configs_are_one_line(raw, needle, tabular_dataset):
     base = {"name": "x", "dataset": {"kind": "path", "path": str(tabular_dataset)}}
@@ -88,6 +94,26 @@ def test_interrupted_study_resumes_without_retraining(tmp_path, tabular_dataset,
     trained.clear()  # a third run does nothing at all
     Study(cfg, out, progress=False).run()
     assert trained == []
+
+    # smoothing the pdfs re-predicts and re-analyses, but keeps the trained weights
+    smoothed = _config(tabular_dataset, training={**_tiny_training(), "smooth": "auto"})
+    study = Study(smoothed, out, progress=False)
+    weights = study.model_dir("ce", "M_ugriz") / "best.pt"
+    stamp = weights.stat().st_mtime_ns
+    study.run()
+    assert weights.stat().st_mtime_ns == stamp  # the finished run was resumed, not retrained
+    pred = read_predictions(study.model_dir("ce", "M_ugriz"))
+    assert pred.config["pdf_smoothing"]["chosen_on"] == "val"
+    assert json.loads((out / "results.json").read_text())["pid"]["<M_ugriz, Morph>"]
+
+
+def test_smoothing_enters_the_model_keys_only_when_asked(tabular_dataset):
+    raw = {s.name: s for s in plan_study(_config(tabular_dataset))}
+    auto = {s.name: s for s in plan_study(_config(tabular_dataset, training={**_tiny_training(), "smooth": "auto"}))}
+    for name, step in raw.items():
+        if step.kind == "model":
+            assert "smooth" not in step.params and auto[name].params["smooth"] == "auto"
+            assert step.key() != auto[name].key()
 
 
 def test_paper_plan_lists_every_model():

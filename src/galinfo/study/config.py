@@ -85,8 +85,19 @@ class StudyConfig:
     image_max_steps: int | None = None
     bootstrap: int = 200
     overrides: dict[str, Any] = field(default_factory=dict)
+    smooth: str = "none"
 
     def __post_init__(self) -> None:
+        smooth = str(self.smooth).strip().lower()
+        if smooth not in ("none", "auto"):
+            try:
+                ok = float(smooth) >= 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError(f"training.smooth {self.smooth!r} must be 'none', 'auto' or a width >= 0 "
+                                  "in target units")
+        object.__setattr__(self, "smooth", smooth)
         if self.pid_estimator not in PID_ESTIMATORS:
             raise ConfigError(f"pid.estimator {self.pid_estimator!r} is not one of {', '.join(PID_ESTIMATORS)}")
         lo, hi = self.target_range
@@ -138,7 +149,8 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             ds_raw = {**ds_raw, "path": str(p if p.is_absolute() else (base_dir / p))}
         dataset = DatasetSpec(**ds_raw)
         train = _as_mapping(raw.get("training"), "training")
-        _check_keys(train, {"preset", "image_preset", "max_steps", "image_max_steps", "overrides"}, "training")
+        _check_keys(train, {"preset", "image_preset", "max_steps", "image_max_steps", "overrides", "smooth"},
+                    "training")
         target = _as_mapping(raw.get("target"), "target")
         _check_keys(target, {"column", "range", "bins"}, "target")
         pid = _as_mapping(raw.get("pid"), "pid")
@@ -184,6 +196,7 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             image_max_steps=train.get("image_max_steps"),
             bootstrap=int(pid.get("bootstrap", 200)),
             overrides=dict(train.get("overrides") or {}),
+            smooth=str(train.get("smooth", "none")),
         )
     except GalinfoError:
         raise

@@ -86,6 +86,8 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
                       "max_steps": _training_steps(cfg, has_images), "target": cfg.target,
                       "target_range": list(cfg.target_range), "n_bins": cfg.n_bins,
                       "overrides": cfg.overrides}
+            if cfg.smooth != "none":  # only then, so that the keys of raw-softmax studies stay as they were
+                params["smooth"] = cfg.smooth
             steps.append(Step("model", name, params, ("dataset",), cost, device))
         return name
 

@@ -21,6 +21,14 @@ ATOM_WORDS = {
 }
 
 
+def _smoothing_note(knn: list[dict]) -> str:
+    widths = sorted({k.get("pdf_smoothing") or 0.0 for k in knn})
+    if widths == [0.0]:
+        return " The softmax pdfs are raw (no smoothing)."
+    return (" The softmax pdfs were smoothed with a Gaussian chosen on the validation split (σ = "
+            + ", ".join(f"{w:.4g}" for w in widths) + " in target units).")
+
+
 def _f(x: Any, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
@@ -65,7 +73,8 @@ def estimation_section(models: list[dict], knn: list[dict], figures: list[Figure
         sec.tables.append(TableBlock(
             ["latent model", "k max", "PIT W1 softmax", "PIT W1 adaptive KNN", "σ_MAD softmax", "σ_MAD KNN"], krows,
             "Calibration of pdfs: 1-Wasserstein distance of the test galaxies' PIT values to a uniform distribution "
-            "(0 = perfectly calibrated), for the network's softmax and for CLAP's adaptive-k KNN pdfs in the latent space."))
+            "(0 = perfectly calibrated), for the network's softmax and for CLAP's adaptive-k KNN pdfs in the latent space."
+            + _smoothing_note(knn)))
     sec.figures.extend(figures)
     return sec
 

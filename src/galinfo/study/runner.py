@@ -19,7 +19,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,15 +211,17 @@ def _run_model(study: Study, step: Step) -> dict:
     p = step.params
     run = study.model_dir(p["objective"], p["inputs"])
     key_file = run / "study_key"
-    if run.exists() and (not key_file.exists() or key_file.read_text() != study.keys[step.name]):
+    # the pdf smoothing is applied by predict: changing it must not throw the trained weights away
+    train_key = replace(step, params={k: v for k, v in p.items() if k != "smooth"}).key(study.keys)
+    if run.exists() and (not key_file.exists() or key_file.read_text() != train_key):
         shutil.rmtree(run)  # a run of other settings: start again
     run.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(study.keys[step.name])
+    key_file.write_text(train_key)
     lo, hi = p["target_range"]
     train(study.dataset_path, run, inputs=p["inputs"], objective=p["objective"], preset=p["preset"],
           seed=p["seed"], max_steps=p["max_steps"], target=p["target"], target_low=lo, target_high=hi,
           n_bins=p["n_bins"], progress=study.progress, **p["overrides"])
-    predict(run, study.dataset_path)
+    predict(run, study.dataset_path, smooth=p.get("smooth"))
     metrics = evaluate(run)
     return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics}
 
@@ -240,6 +242,7 @@ def _run_knn(study: Study, step: Step) -> dict:
     return {
         "latent": pred.input_set, "kmax": kmax, "n_test": int(test.sum()),
         "pit_w1_softmax": float(pit_wasserstein(raw_pit)) if raw_pit is not None else None,
+        "pdf_smoothing": float(pred.pdf_smoothing),
         "pit_w1_knn": float(pit_wasserstein(arrays["pit"][test])),
         "sigma_mad_softmax": float(sigma_mad(pred.pdf_mean[test], pred.target[test])),
         "sigma_mad_knn": float(sigma_mad(arrays["pdf_mean"][test], pred.target[test])),
