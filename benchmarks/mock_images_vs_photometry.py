@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="fraction of --max-steps before the learning-rate drop (default: the config's 1/3)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the runs in --out and continue them to --max-steps (exact resume)")
+    ap.add_argument("--ensemble", type=Path, nargs="+", default=None, metavar="OUT",
+                    help="train nothing: compare the mixtures of the pdfs stored in these --out folders")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.ensemble:
+        return ensemble(args.ensemble)
 
     from galinfo.data.dataset import Dataset
     from galinfo.models import evaluate, predict, train
@@ -81,13 +85,60 @@ def main(argv: list[str] | None = None) -> int:
     for smooth, label in ((None, "raw softmax"), ("auto", "validation-chosen smoothing")):
         img, mag = log_q["I_ugriz", smooth], log_q["M_ugriz", smooth]
         common = sorted(set(img) & set(mag))
-        diff = np.array([img[o] - mag[o] for o in common])
-        se = diff.std(ddof=1) / np.sqrt(len(diff))
-        verdict = "beats" if diff.mean() > 0 else "does NOT beat"
-        print(f"I_ugriz {verdict} M_ugriz in mean cross-entropy with the {label}: "
-              f"<ln q_I - ln q_M> = {diff.mean():+.4f} +- {se:.4f} nats (paired, {len(diff)} test galaxies; "
-              f"median {np.median(diff):+.4f})")
+        img, mag = np.array([img[o] for o in common]), np.array([mag[o] for o in common])
+        verdict = "beats" if img.mean() > mag.mean() else "does NOT beat"
+        text = paired(img, mag)
+        print(f"I_ugriz {verdict} M_ugriz in mean cross-entropy with the {label}: {text}")
+    by_magnitude(ds, log_q["I_ugriz", "auto"], log_q["M_ugriz", "auto"])
     return 0
+
+
+def paired(log_q_img: np.ndarray, log_q_mag: np.ndarray) -> str:
+    diff = log_q_img - log_q_mag
+    return (f"<ln q_I - ln q_M> = {diff.mean():+.4f} +- {diff.std(ddof=1) / np.sqrt(len(diff)):.4f} nats "
+            f"(paired, {len(diff)} test galaxies; median {np.median(diff):+.4f})")
+
+
+def ensemble(outs: list[Path]) -> int:
+    """Test <ln q> of the equal-weight mixture of each model's pdfs over several realisations."""
+    from galinfo.models.outputs import read_predictions
+
+    mixed = {}
+    for inputs in ("I_ugriz", "M_ugriz"):
+        preds = [read_predictions(out / inputs) for out in outs]
+        ref = preds[0]
+        test = np.flatnonzero(ref.mask("test") & np.isfinite(ref.target))
+        pdf = np.zeros((len(test), ref.bins.n_bins))
+        for pred in preds:
+            pdf += pred.pdf[pred.align(ref.objid[test])]
+        pdf /= pdf.sum(axis=1, keepdims=True)
+        mixed[inputs] = np.log(pdf[np.arange(len(test)), ref.bins.index(ref.target[test])])
+        widths = ", ".join(f"{p.pdf_smoothing:.4g}" for p in preds)
+        print(f"{inputs}: mixture of {len(preds)} realisations (stored pdfs smoothed by {widths}): "
+              f"test <ln q> {mixed[inputs].mean():.4f}")
+    print(f"I_ugriz against M_ugriz, mixtures: {paired(mixed['I_ugriz'], mixed['M_ugriz'])}")
+    return 0
+
+
+def by_magnitude(ds, log_q_img: dict, log_q_mag: dict, edges=(10.0, 15.5, 16.5, 17.2, 18.0)) -> None:
+    """Paired <ln q_I - ln q_M> (smoothed) in bins of r magnitude, next to the fraction of galaxies
+    whose r-band R90 reaches beyond the half-width of the cutout (flux the image cannot hold)."""
+    objid = np.array(sorted(set(log_q_img) & set(log_q_mag)), dtype=np.int64)
+    diff = np.array([log_q_img[o] - log_q_mag[o] for o in objid])
+    order = np.argsort(ds.objid)
+    rows = order[np.searchsorted(ds.objid, objid, sorter=order)]
+    mag_r, r90 = ds.column("mag_r", rows), ds.column("r90_r", rows)
+    scale = ds.manifest.get("provenance", {}).get("config", {}).get("pixel_scale", 0.396)
+    half_width = ds.image_shape[-1] / 2 * scale
+    print(f"\nsmoothed pdfs, by r magnitude (R90 vs the cutout half-width {half_width:.1f} arcsec):")
+    print(f"{'r mag':<11} {'n':>5} {'<ln q_I - ln q_M>':>19} {'frac R90 > half-width':>22}")
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (mag_r >= lo) & (mag_r < hi)
+        if sel.sum() < 2:
+            continue
+        d = diff[sel]
+        print(f"{lo:4.1f}-{hi:4.1f}  {sel.sum():>5d} {d.mean():+9.4f} +- {d.std(ddof=1) / np.sqrt(sel.sum()):.4f} "
+              f"{np.mean(r90[sel] > half_width):22.2f}")
 
 
 if __name__ == "__main__":
