@@ -66,3 +66,14 @@ def test_binned_with_a_class_below_the_minimum_count(table):
     b = binned(table, "logmstar", width=0.25, min_count=200, n_boot=20)
     assert "other" not in set(b["group"])  # ~300 'other' galaxies spread over many bins
     assert b["group"].dtype.kind == "U"
+
+
+def test_stack_plot_of_an_empty_table_says_so_without_warnings(table, tmp_path):
+    import warnings
+
+    empty = binned(table, "mag_r", min_count=10**6, n_boot=5)
+    assert len(empty) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. matplotlib's "No artists with labels found to put in legend"
+        files = plot_stack(empty, tmp_path / "empty", source1="A", source2="B")
+    assert all(f.exists() for f in files)

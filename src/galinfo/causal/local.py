@@ -412,7 +412,7 @@ def calibrated_local_test(neighbours: np.ndarray, y: np.ndarray, x_q: np.ndarray
         if progress is not None:
             progress(sl.stop - sl.start)
     reject, q = benjamini_hochberg(pval, alpha)
-    stat = float(np.nanmean(r))
+    stat = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
     # whole-sample null: one permutation of the x_q residuals shared by all neighbourhoods
     finite = np.flatnonzero(np.isfinite(rx))
     if global_null == "local":

@@ -59,10 +59,13 @@ def plot_stack(
     labels = atom_labels(source1, source2)
     fig = Figure(figsize=(3.2 * len(groups) + 0.6, 3.4), layout="constrained")
     axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
+    labelled = False  # the legend takes its labels from the first panel with data
     for ax, g in zip(axes, groups, strict=True):
         t = binned_table[np.asarray(binned_table["group"]).astype(str) == g]
         ax.axhline(0, color="0.3", lw=0.6)
         if len(t):
+            first = not labelled
+            labelled = True
             x = np.asarray(t["center"], dtype=float)
             pos = np.zeros(len(t))
             neg = np.zeros(len(t))
@@ -70,11 +73,11 @@ def plot_stack(
                 v = np.asarray(t[a], dtype=float)
                 vp, vn = np.clip(v, 0, None), np.clip(v, None, 0)
                 ax.fill_between(x, pos, pos + vp, color=ATOM_COLORS[a], alpha=0.85, lw=0,
-                                label=labels[a] if g == groups[0] else None)
+                                label=labels[a] if first else None)
                 ax.fill_between(x, neg, neg + vn, color=ATOM_COLORS[a], alpha=0.85, lw=0)
                 pos, neg = pos + vp, neg + vn
             if "i12" in t.colnames:
-                ax.plot(x, t["i12"], color="k", lw=1.2, label="total $i_{12}$" if g == groups[0] else None)
+                ax.plot(x, t["i12"], color="k", lw=1.2, label="total $i_{12}$" if first else None)
                 if "i12_lo" in t.colnames:
                     ax.fill_between(x, t["i12_lo"], t["i12_hi"], color="k", alpha=0.15, lw=0)
         else:
@@ -83,7 +86,8 @@ def plot_stack(
         ax.set_title(g)
         ax.set_xlabel(xlabel or AXIS_LABELS.get(column, column))
     axes[0].set_ylabel("pointwise information (nats)")
-    fig.legend(loc="outside lower center", ncol=5, fontsize=8, frameon=False)
+    if labelled:
+        fig.legend(loc="outside lower center", ncol=5, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
     return _save(fig, stem)
