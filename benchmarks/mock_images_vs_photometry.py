@@ -4,9 +4,12 @@ Trains both models on the same dataset (by default a mock generated with ``galin
 claim to check needs >= 20,000 galaxies) and prints bias, sigma_MAD, eta, CRPS and the mean
 ln q(true bin | x) of the test split, for the raw softmax pdfs and for the same pdfs smoothed with
 the Gaussian chosen on the validation split (``galinfo predict --smooth auto``), and the paired
-difference of ln q between the two models with its standard error.
+difference of ln q between the two models with its standard error. Without training:
+``--ensemble OUT [OUT ...]`` compares the mixtures of several realisations' pdfs, and
+``--holdout DATASET`` applies finished runs to an independent dataset (e.g. a mock of another seed)
+as a larger test set.
 
-    galinfo mock --n 20000 --seed 0 --out runs/mock20k            # the mock (another package)
+    galinfo mock --n 20000 --seed 0 --out runs/mock20k            # the mock
     .venv/bin/python benchmarks/mock_images_vs_photometry.py runs/mock20k --max-steps 20000
 
 The image model is ``inception_small`` on a CPU and should be ``inception_paper`` on a GPU
@@ -43,8 +46,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the runs in --out and continue them to --max-steps (exact resume)")
     ap.add_argument("--ensemble", type=Path, nargs="+", default=None, metavar="OUT",
                     help="train nothing: compare the mixtures of the pdfs stored in these --out folders")
+    ap.add_argument("--holdout", type=Path, default=None, metavar="DATASET",
+                    help="train nothing: apply the finished runs (in --out, or in every --ensemble folder) to "
+                         "an independent dataset, e.g. a mock of another seed, and compare on all its galaxies")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.holdout:
+        return holdout(args.ensemble or [args.out], args.holdout, args.device)
     if args.ensemble:
         return ensemble(args.ensemble)
 
@@ -93,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def paired(log_q_img: np.ndarray, log_q_mag: np.ndarray) -> str:
+def paired(log_q_img: np.ndarray, log_q_mag: np.ndarray, what: str = "test galaxies") -> str:
     diff = log_q_img - log_q_mag
     return (f"<ln q_I - ln q_M> = {diff.mean():+.4f} +- {diff.std(ddof=1) / np.sqrt(len(diff)):.4f} nats "
-            f"(paired, {len(diff)} test galaxies; median {np.median(diff):+.4f})")
+            f"(paired, {len(diff)} {what}; median {np.median(diff):+.4f})")
 
 
 def ensemble(outs: list[Path]) -> int:
@@ -117,6 +125,50 @@ def ensemble(outs: list[Path]) -> int:
         print(f"{inputs}: mixture of {len(preds)} realisations (stored pdfs smoothed by {widths}): "
               f"test <ln q> {mixed[inputs].mean():.4f}")
     print(f"I_ugriz against M_ugriz, mixtures: {paired(mixed['I_ugriz'], mixed['M_ugriz'])}")
+    return 0
+
+
+def holdout(outs: list[Path], dataset: Path, device: str) -> int:
+    """Paired <ln q_I - ln q_M> on every galaxy of an independent dataset, for the raw softmax and for
+    the smoothing width each run chose on its own validation split; then for the mixture of the runs."""
+    import warnings
+
+    from galinfo.data.dataset import Dataset
+    from galinfo.models import predict
+    from galinfo.models.outputs import read_predictions
+
+    ds = Dataset.open(dataset)
+    print(f"holdout {ds.path}: {ds.n} galaxies, none seen in training")
+    mixture: dict[str, np.ndarray] = {}
+    for out in outs:
+        log_q = {}
+        for inputs in ("I_ugriz", "M_ugriz"):
+            chosen = read_predictions(out / inputs).config.get("pdf_smoothing", {})
+            if chosen.get("chosen_on") != "val":
+                raise SystemExit(f"{out / inputs}: predictions were not smoothed with --smooth auto; "
+                                 "rerun the benchmark on this --out first")
+            run = out / f"holdout-{ds.path.name}" / inputs
+            shutil.rmtree(run, ignore_errors=True)
+            shutil.copytree(out / inputs, run, ignore=shutil.ignore_patterns("predictions.h5", "metrics.json"))
+            for smooth in (None, chosen["width"]):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "predicting on another dataset": that is the point
+                    pred = read_predictions(predict(run, ds, device=device, smooth=smooth))
+                order = np.argsort(pred.objid)
+                if not np.array_equal(pred.objid[order], np.sort(ds.objid)):
+                    raise SystemExit(f"{run}: not every galaxy of {ds.path} could be predicted")
+                log_q[inputs, smooth is None] = pred.log_q_true[order]
+                if smooth is not None:
+                    pdf = pred.pdf[order].astype(np.float64)
+                    mixture[inputs] = mixture.get(inputs, 0) + pdf / len(outs)
+                    bin_index = pred.bins.index(pred.target[order])
+        for raw, label in ((True, "raw softmax"), (False, "smoothed (width from the run's validation)")):
+            print(f"{out.name}: {label}: {paired(log_q['I_ugriz', raw], log_q['M_ugriz', raw], 'holdout galaxies')}")
+    if len(outs) > 1:
+        rows = np.arange(len(bin_index))
+        mixed = {k: np.log(v[rows, bin_index] / v.sum(axis=1)) for k, v in mixture.items()}
+        text = paired(mixed["I_ugriz"], mixed["M_ugriz"], "holdout galaxies")
+        print(f"mixture of the {len(outs)} runs (smoothed): {text}")
     return 0
 
 
