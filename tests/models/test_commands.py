@@ -40,7 +40,8 @@ def test_train_predict_evaluate_cli(tiny_dataset, tmp_path):
 @pytest.mark.parametrize(
     "extra, error",
     [(["--inputs", "Q_x"], InputSetError), (["--inputs", "M_ugriz", "--objective", "mse"], ConfigError),
-     (["--inputs", "M_ugriz", "--target-range", "6"], ConfigError)],
+     (["--inputs", "M_ugriz", "--target-range", "6"], ConfigError),
+     (["--inputs", "M_ugriz", "--smooth", "wide"], ConfigError)],
 )
 def test_cli_bad_input_raises_galinfo_errors(tiny_dataset, tmp_path, extra, error):
     res = runner.invoke(app, ["train", str(tiny_dataset), "--out", str(tmp_path / "r"), *extra])

@@ -49,7 +49,10 @@ def train_cmd(
 ) -> None:
     """Train a model (or resume the run in --out)."""
     from galinfo.models.inference import predict
+    from galinfo.models.smoothing import parse_smooth
     from galinfo.models.training import train
+
+    parse_smooth(smooth)  # a bad value fails now, not after the training
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     low, high = _range(target_range)

@@ -17,7 +17,7 @@ from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, write_json
 from galinfo.models.data import InputSpec, model_data, usable_rows
 from galinfo.models.networks import ModelConfig, create_model
 from galinfo.models.outputs import Predictions, read_predictions, write_predictions
-from galinfo.models.smoothing import choose_width, smooth_log_pdf
+from galinfo.models.smoothing import choose_width, parse_smooth, smooth_log_pdf
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,10 @@ def resolve_smoothing(smooth: str | float | None, log_pdf: np.ndarray, y_bin: np
     'auto' chooses the width on the rows of the ``val`` split (see :mod:`galinfo.models.smoothing`).
     Returns the width and a record of the choice for the predictions' config.
     """
-    if smooth is None or (isinstance(smooth, str) and smooth.lower() == "none"):
+    smooth = parse_smooth(smooth)
+    if smooth is None:
         return 0.0, {"width": 0.0}
-    if isinstance(smooth, str) and smooth.lower() == "auto":
+    if smooth == "auto":
         val = np.flatnonzero((np.asarray(split) == "val") & (y_bin >= 0))
         if val.size == 0:
             raise ConfigError("smooth='auto' needs galaxies of the val split with a target; give a width instead")
@@ -97,12 +98,7 @@ def resolve_smoothing(smooth: str | float | None, log_pdf: np.ndarray, y_bin: np
         log.info("pdf smoothing: %g bins (validation mean ln q by width: %s)", width, scores)
         return width, {"width": width * bins.width, "chosen_on": "val", "n_val": int(val.size),
                        "val_mean_log_q_by_width": {f"{w * bins.width:.6g}": v for w, v in scores.items()}}
-    try:
-        width = float(smooth)
-    except (TypeError, ValueError):
-        raise ConfigError(f"smooth={smooth!r} must be 'none', 'auto' or a width in target units") from None
-    if not (np.isfinite(width) and width >= 0):
-        raise ConfigError(f"smooth={smooth!r} must be a finite width >= 0 in target units")
+    width = smooth
     return width / bins.width, {"width": width}
 
 

@@ -22,6 +22,21 @@ WIDTH_GRID_BINS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.
 _TINY = np.finfo(np.float64).tiny
 
 
+def parse_smooth(smooth: str | float | None) -> str | float | None:
+    """``smooth`` as None (raw softmax), ``"auto"`` or a width >= 0 in target units; else ConfigError."""
+    if smooth is None or (isinstance(smooth, str) and smooth.strip().lower() == "none"):
+        return None
+    if isinstance(smooth, str) and smooth.strip().lower() == "auto":
+        return "auto"
+    try:
+        width = float(smooth)
+    except (TypeError, ValueError):
+        width = float("nan")
+    if not (np.isfinite(width) and width >= 0):
+        raise ConfigError(f"smooth={smooth!r} must be 'none', 'auto' or a finite width >= 0 in target units")
+    return width
+
+
 def smooth_log_pdf(log_pdf: np.ndarray, sigma_bins: float) -> np.ndarray:
     """Natural-log binned pdfs (n, B) convolved with a Gaussian of ``sigma_bins`` bins, renormalised.
 

@@ -88,16 +88,14 @@ class StudyConfig:
     smooth: str = "none"
 
     def __post_init__(self) -> None:
-        smooth = str(self.smooth).strip().lower()
-        if smooth not in ("none", "auto"):
-            try:
-                ok = float(smooth) >= 0
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ConfigError(f"training.smooth {self.smooth!r} must be 'none', 'auto' or a width >= 0 "
-                                  "in target units")
-        object.__setattr__(self, "smooth", smooth)
+        from galinfo.models.smoothing import parse_smooth
+
+        try:
+            parse_smooth(self.smooth)
+        except ConfigError:
+            raise ConfigError(f"training.smooth {self.smooth!r} must be 'none', 'auto' or a width >= 0 "
+                              "in target units") from None
+        object.__setattr__(self, "smooth", str(self.smooth).strip().lower())
         if self.pid_estimator not in PID_ESTIMATORS:
             raise ConfigError(f"pid.estimator {self.pid_estimator!r} is not one of {', '.join(PID_ESTIMATORS)}")
         lo, hi = self.target_range
