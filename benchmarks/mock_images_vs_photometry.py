@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ds = Dataset.open(args.dataset)
     print(f"{ds.path}: {ds.n} galaxies, images {ds.image_shape}")
-    rows, log_q = [], {}
+    rows, preds = [], {}
     for inputs, arch in (("I_ugriz", args.arch), ("M_ugriz", "")):
         run = args.out / inputs
         if run.exists() and not args.resume:
@@ -74,11 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - t0
         # the raw softmax, then the same pdfs smoothed with the Gaussian chosen on validation
         for smooth in (None, "auto"):
-            predict(run, ds, device=args.device, smooth=smooth)
-            pred = read_predictions(run)
-            test = pred.mask("test")
+            pred = preds[inputs, smooth] = read_predictions(predict(run, ds, device=args.device, smooth=smooth))
             rows.append((inputs, pred.pdf_smoothing, evaluate(run)["test"], seconds))
-            log_q[inputs, smooth] = dict(zip(pred.objid[test], pred.log_q_true[test], strict=True))
     print(f"\n{'inputs':<8} {'smooth':>6} {'n_test':>6} {'bias':>8} {'sigma_MAD':>9} {'eta':>7} {'CRPS':>7} "
           f"{'<ln q>':>7} {'train s':>7}")
     for inputs, width, m, t in rows:
@@ -91,20 +88,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nI_ugriz {'beats' if sharper else 'does NOT beat'} M_ugriz in sigma_MAD of the raw pdf mean "
           f"({ds.n} galaxies{'' if ds.n >= 20000 else '; the claim needs >= 20,000'})")
     for smooth, label in ((None, "raw softmax"), ("auto", "validation-chosen smoothing")):
-        img, mag = log_q["I_ugriz", smooth], log_q["M_ugriz", smooth]
-        common = sorted(set(img) & set(mag))
-        img, mag = np.array([img[o] for o in common]), np.array([mag[o] for o in common])
+        objid, img, mag = test_log_q(preds["I_ugriz", smooth], preds["M_ugriz", smooth])
         verdict = "beats" if img.mean() > mag.mean() else "does NOT beat"
-        text = paired(img, mag)
-        print(f"I_ugriz {verdict} M_ugriz in mean cross-entropy with the {label}: {text}")
-    by_magnitude(ds, log_q["I_ugriz", "auto"], log_q["M_ugriz", "auto"])
+        print(f"I_ugriz {verdict} M_ugriz in mean cross-entropy with the {label}: {paired(img, mag)}")
+    by_magnitude(ds, *test_log_q(preds["I_ugriz", "auto"], preds["M_ugriz", "auto"]))
     return 0
+
+
+def test_log_q(pred_img, pred_mag) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(objid, ln q of the image model, ln q of the photometry model) of the test galaxies both predict."""
+    test = pred_img.mask("test")
+    objid = np.intersect1d(pred_img.objid[test], pred_mag.objid[pred_mag.mask("test")])
+    return objid, pred_img.log_q_true[pred_img.align(objid)], pred_mag.log_q_true[pred_mag.align(objid)]
 
 
 def paired(log_q_img: np.ndarray, log_q_mag: np.ndarray, what: str = "test galaxies") -> str:
     diff = log_q_img - log_q_mag
     return (f"<ln q_I - ln q_M> = {diff.mean():+.4f} +- {diff.std(ddof=1) / np.sqrt(len(diff)):.4f} nats "
             f"(paired, {len(diff)} {what}; median {np.median(diff):+.4f})")
+
+
+def mixture_log_q(preds: list, objid: np.ndarray) -> np.ndarray:
+    """ln q(true bin) of the equal-weight mixture of the pdfs of ``preds`` (realisations), for ``objid``."""
+    pdf = sum(pred.pdf[pred.align(objid)].astype(np.float64) for pred in preds)
+    pdf /= pdf.sum(axis=1, keepdims=True)
+    ref = preds[0]
+    true_bin = ref.bins.index(ref.target[ref.align(objid)])
+    return np.log(pdf[np.arange(len(objid)), true_bin])
 
 
 def ensemble(outs: list[Path]) -> int:
@@ -115,12 +125,8 @@ def ensemble(outs: list[Path]) -> int:
     for inputs in ("I_ugriz", "M_ugriz"):
         preds = [read_predictions(out / inputs) for out in outs]
         ref = preds[0]
-        test = np.flatnonzero(ref.mask("test") & np.isfinite(ref.target))
-        pdf = np.zeros((len(test), ref.bins.n_bins))
-        for pred in preds:
-            pdf += pred.pdf[pred.align(ref.objid[test])]
-        pdf /= pdf.sum(axis=1, keepdims=True)
-        mixed[inputs] = np.log(pdf[np.arange(len(test)), ref.bins.index(ref.target[test])])
+        objid = ref.objid[ref.mask("test") & np.isfinite(ref.target)]
+        mixed[inputs] = mixture_log_q(preds, objid)
         widths = ", ".join(f"{p.pdf_smoothing:.4g}" for p in preds)
         print(f"{inputs}: mixture of {len(preds)} realisations (stored pdfs smoothed by {widths}): "
               f"test <ln q> {mixed[inputs].mean():.4f}")
@@ -139,7 +145,7 @@ def holdout(outs: list[Path], dataset: Path, device: str) -> int:
 
     ds = Dataset.open(dataset)
     print(f"holdout {ds.path}: {ds.n} galaxies, none seen in training")
-    mixture: dict[str, np.ndarray] = {}
+    smoothed: dict[str, list] = {"I_ugriz": [], "M_ugriz": []}
     for out in outs:
         log_q = {}
         for inputs in ("I_ugriz", "M_ugriz"):
@@ -154,32 +160,28 @@ def holdout(outs: list[Path], dataset: Path, device: str) -> int:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # "predicting on another dataset": that is the point
                     pred = read_predictions(predict(run, ds, device=device, smooth=smooth))
-                order = np.argsort(pred.objid)
-                if not np.array_equal(pred.objid[order], np.sort(ds.objid)):
-                    raise SystemExit(f"{run}: not every galaxy of {ds.path} could be predicted")
-                log_q[inputs, smooth is None] = pred.log_q_true[order]
+                log_q[inputs, smooth is None] = pred.log_q_true[pred.align(ds.objid)]  # every galaxy, or an error
                 if smooth is not None:
-                    pdf = pred.pdf[order].astype(np.float64)
-                    mixture[inputs] = mixture.get(inputs, 0) + pdf / len(outs)
-                    bin_index = pred.bins.index(pred.target[order])
+                    smoothed[inputs].append(pred)
         for raw, label in ((True, "raw softmax"), (False, "smoothed (width from the run's validation)")):
             print(f"{out.name}: {label}: {paired(log_q['I_ugriz', raw], log_q['M_ugriz', raw], 'holdout galaxies')}")
     if len(outs) > 1:
-        rows = np.arange(len(bin_index))
-        mixed = {k: np.log(v[rows, bin_index] / v.sum(axis=1)) for k, v in mixture.items()}
+        mixed = {inputs: mixture_log_q(preds, ds.objid) for inputs, preds in smoothed.items()}
         text = paired(mixed["I_ugriz"], mixed["M_ugriz"], "holdout galaxies")
         print(f"mixture of the {len(outs)} runs (smoothed): {text}")
     return 0
 
 
-def by_magnitude(ds, log_q_img: dict, log_q_mag: dict, edges=(10.0, 15.5, 16.5, 17.2, 18.0)) -> None:
+def by_magnitude(ds, objid: np.ndarray, log_q_img: np.ndarray, log_q_mag: np.ndarray,
+                 edges=(10.0, 15.5, 16.5, 17.2, 18.0)) -> None:
     """Paired <ln q_I - ln q_M> (smoothed) in bins of r magnitude, next to the fraction of galaxies
     whose r-band R90 reaches beyond the half-width of the cutout (flux the image cannot hold)."""
-    objid = np.array(sorted(set(log_q_img) & set(log_q_mag)), dtype=np.int64)
-    diff = np.array([log_q_img[o] - log_q_mag[o] for o in objid])
-    order = np.argsort(ds.objid)
-    rows = order[np.searchsorted(ds.objid, objid, sorter=order)]
-    mag_r, r90 = ds.column("mag_r", rows), ds.column("r90_r", rows)
+    from astropy.table import Table
+
+    from galinfo.info.pipeline import add_catalog_columns
+
+    t = add_catalog_columns(Table({"objid": objid, "diff": log_q_img - log_q_mag}), ds, ("mag_r", "r90_r"))
+    diff, mag_r, r90 = (np.asarray(t[c], dtype=float) for c in ("diff", "mag_r", "r90_r"))
     scale = ds.manifest.get("provenance", {}).get("config", {}).get("pixel_scale", 0.396)
     half_width = ds.image_shape[-1] / 2 * scale
     print(f"\nsmoothed pdfs, by r magnitude (R90 vs the cutout half-width {half_width:.1f} arcsec):")

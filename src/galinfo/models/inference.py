@@ -17,7 +17,7 @@ from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, write_json
 from galinfo.models.data import InputSpec, model_data, usable_rows
 from galinfo.models.networks import ModelConfig, create_model
 from galinfo.models.outputs import Predictions, read_predictions, write_predictions
-from galinfo.models.smoothing import choose_width, parse_smooth, smooth_log_pdf
+from galinfo.models.smoothing import choose_width, log_q_at, parse_smooth, smooth_log_pdf
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,6 @@ def pdf_summaries(log_pdf: np.ndarray, bins: TargetBins) -> dict[str, np.ndarray
     }
 
 
-def log_q_at(log_pdf: np.ndarray, bin_index: np.ndarray) -> np.ndarray:
-    """ln q(true bin | x) per row (nats); NaN where ``bin_index`` is -1 (target missing/outside)."""
-    out = np.full(len(bin_index), np.nan)
-    ok = bin_index >= 0
-    out[ok] = log_pdf[np.flatnonzero(ok), bin_index[ok]]
-    return out
-
-
 @torch.no_grad()
 def run_model(model, data, device: torch.device, *, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """(S latents float32 (n, d), log-softmax float64 (n, B)) for every row of ``data``."""
@@ -98,8 +90,7 @@ def resolve_smoothing(smooth: str | float | None, log_pdf: np.ndarray, y_bin: np
         log.info("pdf smoothing: %g bins (validation mean ln q by width: %s)", width, scores)
         return width, {"width": width * bins.width, "chosen_on": "val", "n_val": int(val.size),
                        "val_mean_log_q_by_width": {f"{w * bins.width:.6g}": v for w, v in scores.items()}}
-    width = smooth
-    return width / bins.width, {"width": width}
+    return smooth / bins.width, {"width": smooth}
 
 
 def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", store_pdf: bool = True,

@@ -1,4 +1,5 @@
-"""Gaussian smoothing of binned pdfs, with the width chosen on the validation split.
+"""Binned pdfs as arrays: ln q at the true bin, and Gaussian smoothing with the width chosen on the
+validation split.
 
 A softmax over 520 narrow bins, trained on ~10^4 galaxies, learns the bin occupancy of the training
 set: a bin that no training galaxy falls in has its logit pushed down at every step, so the pdf gets
@@ -54,10 +55,17 @@ def smooth_log_pdf(log_pdf: np.ndarray, sigma_bins: float) -> np.ndarray:
     return np.log(np.maximum(p, _TINY))
 
 
+def log_q_at(log_pdf: np.ndarray, bin_index: np.ndarray) -> np.ndarray:
+    """ln q(true bin | x) per row (nats); NaN where ``bin_index`` is -1 (target missing/outside)."""
+    out = np.full(len(bin_index), np.nan)
+    ok = bin_index >= 0
+    out[ok] = log_pdf[np.flatnonzero(ok), bin_index[ok]]
+    return out
+
+
 def mean_log_q(log_pdf: np.ndarray, bin_index: np.ndarray) -> float:
     """Mean ln q(true bin) in nats over rows with a bin (``bin_index`` >= 0)."""
-    ok = np.flatnonzero(np.asarray(bin_index) >= 0)
-    return float(log_pdf[ok, np.asarray(bin_index)[ok]].mean())
+    return float(np.nanmean(log_q_at(log_pdf, np.asarray(bin_index))))
 
 
 def choose_width(
