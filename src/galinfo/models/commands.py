@@ -46,6 +46,13 @@ def train_cmd(
     smooth: Annotated[str, typer.Option(
         help="Gaussian smoothing of the predicted pdfs: 'none', 'auto' (width maximising the "
              "validation mean ln q) or a width in target units (dex).")] = "none",
+    lr_schedule: Annotated[str | None, typer.Option(help="'step' (the paper's drop) or 'onecycle'.")] = None,
+    amortised: Annotated[bool, typer.Option(
+        "--amortised", help="One network for every union of the input groups of --inputs (objective ce); "
+                            "predict a subset with 'galinfo predict RUN --subset NAME'.")] = False,
+    subsets: Annotated[str | None, typer.Option(
+        help="Amortised: focus input sets, separated by ';' (default: those of the paper's tuples and "
+             "band studies that --inputs covers).")] = None,
 ) -> None:
     """Train a model (or resume the run in --out)."""
     from galinfo.models.inference import predict
@@ -60,6 +67,8 @@ def train_cmd(
         dataset, out, inputs=inputs, objective=objective, preset=preset, progress=True,
         target=target, target_low=low, target_high=high, n_bins=bins, seed=seed, max_steps=max_steps,
         batch_size=batch_size, lr=lr, arch=arch, device=device, compile=compile or None,
+        lr_schedule=lr_schedule, amortised=amortised or None,
+        subsets=tuple(s.strip() for s in subsets.split(";") if s.strip()) if subsets else None,
     )
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports and predicts
         return
@@ -70,8 +79,10 @@ def train_cmd(
     if history:
         best = min(history, key=lambda h: h["val_ce"])
         console.print(f"trained [bold]{run}[/]: best validation CE {best['val_ce']:.4f} nats at step {best['step']}")
-    if predict_after:
+    if predict_after and not amortised:
         console.print(f"wrote {predict(run, dataset, device=device, smooth=smooth)}")
+    elif amortised:
+        console.print(f"predict an input set with: galinfo predict {run} --subset NAME")
 
 
 def predict_cmd(
@@ -82,13 +93,17 @@ def predict_cmd(
     smooth: Annotated[str, typer.Option(
         help="Gaussian smoothing of the pdf: 'none', 'auto' (width maximising the validation mean "
              "ln q) or a width in target units (dex).")] = "none",
+    subset: Annotated[str | None, typer.Option(
+        help="Amortised runs: the input set to predict, a union of the run's input groups (e.g. 'I_g').")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Amortised runs: folder of the subset's predictions.h5 (default RUN/subsets/NAME).")] = None,
 ) -> None:
     """Write RUN/predictions.h5 (latent S, ln q(true bin | x), pdf and its mean/median/mode)."""
     import h5py
 
     from galinfo.models.inference import predict
 
-    path = predict(run, dataset, device=device, store_pdf=not no_pdf, smooth=smooth)
+    path = predict(run, dataset, device=device, store_pdf=not no_pdf, smooth=smooth, subset=subset, out=out)
     with h5py.File(path, "r") as f:
         width = float(f.attrs["pdf_smoothing"])
     Console().print(f"wrote {path}" + (f" (pdf smoothed with a Gaussian of sigma {width:.4g})" if width else ""))

@@ -13,6 +13,7 @@ from galinfo.data.inputs import parse_inputs
 from galinfo.errors import ConfigError
 
 OBJECTIVES = ("ce", "scl")
+LR_SCHEDULES = ("step", "onecycle")
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,11 @@ class TrainConfig:
     Early stopping: validation cross-entropy (nats) every ``eval_every`` steps; training stops after
     ``patience`` evaluations without improvement (0: never) and the best weights are kept.
     ``max_image_memory_gb``: preprocessed image cubes up to this size are held in memory (0: 40% of
-    the physical memory); larger ones are read from HDF5 batch by batch.
+    the physical memory); larger ones are read from HDF5 batch by batch. ``lr_schedule``: ``step``
+    (the paper's drop) or ``onecycle`` (warm-up over the first quarter, then cosine decay; learns
+    faster on short CPU budgets). ``amortised``: one network for every union of the input groups of
+    ``inputs`` (see :mod:`galinfo.models.amortised`), trained with random group masks; ``subsets``
+    are the focus input sets drawn with probability ``p_focus`` (default: those the paper needs).
     """
 
     inputs: str
@@ -52,10 +57,23 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     max_image_memory_gb: float = 0.0
+    lr_schedule: str = "step"
+    amortised: bool = False
+    subsets: tuple[str, ...] = ()
+    p_focus: float = 0.5
 
     def __post_init__(self) -> None:
         iset = parse_inputs(self.inputs)
         object.__setattr__(self, "inputs", iset.name)
+        object.__setattr__(self, "subsets", tuple(parse_inputs(s).name for s in self.subsets))
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
+        if self.amortised and self.objective != "ce":
+            raise ConfigError("amortised models use the 'ce' objective (latent models stay dedicated)")
+        if self.subsets and not self.amortised:
+            raise ConfigError("subsets (focus input sets) apply to amortised models only")
+        if not 0.0 <= self.p_focus <= 1.0:
+            raise ConfigError(f"p_focus={self.p_focus} must be in [0, 1]")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
         for name in ("max_steps", "batch_size", "eval_every", "checkpoint_every", "max_val"):

@@ -59,6 +59,11 @@ class InputSpec:
             flux_floor=None if d["flux_floor"] is None else np.asarray(d["flux_floor"], dtype=np.float64),
         )
 
+    @property
+    def n_model_tabular(self) -> int:
+        """Width of the network's tabular input."""
+        return len(self.feature_columns)
+
     @classmethod
     def fit(cls, ds, input_set: InputSet | str, train_rows: np.ndarray) -> InputSpec:
         """Feature columns, train-split standardiser and flux floor for ``input_set`` on ``ds``."""
@@ -177,9 +182,35 @@ class ModelData:
     images: ImageSource | None
     y: np.ndarray
     y_bin: torch.Tensor
+    # amortised models (galinfo.models.amortised): the group masker, (n, G) availability of each
+    # input group, and optionally a fixed (n, G) mask (validation, prediction of one subset)
+    masker: object | None = None
+    avail: torch.Tensor | None = None
+    fixed_mask: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def inputs(self, idx: torch.Tensor, image: torch.Tensor | None, device: torch.device,
+               mask_gen: torch.Generator | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The network's (image, tabular) inputs of positions ``idx`` given their (augmented) images.
+
+        Dedicated models take the tabular features as they are. Amortised models get the fixed mask
+        of the rows, or masks drawn from ``mask_gen``, limited to the groups each galaxy has.
+        """
+        tab = self.tab[idx.to(self.tab.device)].to(device, non_blocking=True)
+        if self.masker is None:
+            return image, tab
+        if self.fixed_mask is not None:
+            mask = self.fixed_mask[idx]
+        else:
+            if mask_gen is None:
+                raise ValueError("an amortised model needs fixed masks or a mask generator")
+            from galinfo.models.amortised import sample_masks
+
+            spec_focus = self.masker.focus
+            mask = sample_masks(mask_gen, len(idx), self.masker.layout.n_groups, spec_focus, self.masker.p_focus)
+        return self.masker.apply(image, tab, mask & self.avail[idx])
 
     def subset(self, mask: np.ndarray) -> ModelData:
         pos = np.flatnonzero(mask)
@@ -189,7 +220,10 @@ class ModelData:
             sub.ds, sub.spec, sub.rows = images.ds, images.spec, images.rows[pos]
             sub.cube = None if images.cube is None else images.cube[torch.from_numpy(pos).to(images.cube.device)]
             images = sub
-        return ModelData(self.rows[pos], self.tab[torch.from_numpy(pos)], images, self.y[pos], self.y_bin[torch.from_numpy(pos)])
+        t = torch.from_numpy(pos)
+        return ModelData(self.rows[pos], self.tab[t], images, self.y[pos], self.y_bin[t], self.masker,
+                         None if self.avail is None else self.avail[t],
+                         None if self.fixed_mask is None else self.fixed_mask[t])
 
 
 def model_data(ds, spec: InputSpec, rows: np.ndarray, target: str, bins: TargetBins, *, max_memory_gb: float = 0.0) -> ModelData:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import numpy as np
 import torch
 
 from galinfo.data.binning import TargetBins
+from galinfo.data.inputs import parse_inputs
 from galinfo.data.schema import SPLITS
 from galinfo.errors import ConfigError, GalinfoError, GalinfoWarning
+from galinfo.models.amortised import AmortisedSpec, is_amortised_spec
 from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, write_json
 from galinfo.models.data import InputSpec, model_data, usable_rows
 from galinfo.models.networks import ModelConfig, create_model
@@ -62,8 +65,8 @@ def run_model(model, data, device: torch.device, *, batch: int = 1024) -> tuple[
     lat, logp = [], []
     for start in range(0, len(data), batch):
         idx = torch.arange(start, min(start + batch, len(data)))
-        tab = data.tab[idx].to(device)
         image = data.images.get(idx).to(device) if data.images is not None else None
+        image, tab = data.inputs(idx, image, device)
         out = model(image, tab if tab.shape[1] else None)
         lat.append(out.s.float().cpu().numpy())
         logp.append(torch.log_softmax(out.logits.double(), dim=1).cpu().numpy())
@@ -94,7 +97,8 @@ def resolve_smoothing(smooth: str | float | None, log_pdf: np.ndarray, y_bin: np
 
 
 def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", store_pdf: bool = True,
-            batch: int = 1024, smooth: str | float | None = None) -> Path:
+            batch: int = 1024, smooth: str | float | None = None, subset: str | None = None,
+            out: str | os.PathLike | None = None) -> Path:
     """Write ``RUN/predictions.h5`` for every usable galaxy of every split of ``dataset``.
 
     ``dataset`` defaults to the dataset the run was trained on. Galaxies lacking a feature of the
@@ -102,7 +106,11 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
     range get ``log_q_true = NaN``. ``smooth``: None (the raw softmax), ``"auto"`` (a Gaussian whose
     width maximises the validation mean ln q, see :mod:`galinfo.models.smoothing`) or a Gaussian
     width in target units (dex for log M*); every output (pdf, ln q, mean/median/mode) is then taken
-    from the smoothed pdf. Returns the path written.
+    from the smoothed pdf.
+
+    An amortised run (``train(..., amortised=True)``) predicts one input set at a time: ``subset``
+    names it (a union of the run's input groups) and the predictions go to ``out`` (default
+    ``RUN/subsets/<subset>/``), with the same contract as a dedicated run's. Returns the path written.
     """
     from galinfo.data.dataset import Dataset
     from galinfo.models.training import select_device
@@ -115,11 +123,29 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
     if ds.checksum != ckpt["data_checksum"]:
         warnings.warn(f"predicting {run_dir} on {ds.path}, not the dataset it was trained on",
                       GalinfoWarning, stacklevel=2)
-    spec = InputSpec.from_dict(ckpt["input_spec"])
     tgt = ckpt["target"]
     bins = TargetBins(tgt["low"], tgt["high"], tgt["n_bins"])
-    rows, _ = usable_rows(ds, spec.input_set)
-    data = model_data(ds, spec, rows, tgt["column"], bins)
+    if is_amortised_spec(ckpt["input_spec"]):
+        if subset is None:
+            raise ConfigError(f"{run_dir} is an amortised run: name the input set to predict (subset=..., --subset)")
+        spec = AmortisedSpec.from_dict(ckpt["input_spec"])
+        input_set = parse_inputs(subset).name
+        rows = AmortisedSpec.usable_rows_of(ds, spec.input_set)
+        data = spec.model_data(ds, rows, tgt["column"], bins, subset=input_set)
+        keep = (data.avail | ~data.fixed_mask).all(dim=1).numpy()  # galaxies with every group of the subset
+        n_out = int((~keep).sum())
+        if n_out:
+            log.warning("input set %s: %d of %d galaxies lack a feature and are left out", input_set, n_out, len(rows))
+        data, rows = data.subset(keep), rows[keep]
+        out_dir = Path(out) if out is not None else run_dir / "subsets" / _slug(input_set)
+    else:
+        if subset is not None:
+            raise ConfigError(f"{run_dir} is a dedicated run of one input set; subset= is for amortised runs")
+        spec = InputSpec.from_dict(ckpt["input_spec"])
+        input_set = spec.input_set
+        rows, _ = usable_rows(ds, spec.input_set)
+        data = model_data(ds, spec, rows, tgt["column"], bins)
+        out_dir = Path(out) if out is not None else run_dir
     dev = select_device(device)
     model.to(dev)
     latent, log_pdf = run_model(model, data, dev, batch=batch)
@@ -132,15 +158,21 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
                     n_out, tgt["column"], bins.low, bins.high)
     pred = Predictions(
         objid=ds.objid[rows], split=ds.split[rows], target=data.y,
-        log_q_true=log_q_at(log_pdf, y_bin), bins=bins, input_set=spec.input_set,
+        log_q_true=log_q_at(log_pdf, y_bin), bins=bins, input_set=input_set,
         target_column=tgt["column"], objective=ckpt["train_config"]["objective"], latent=latent,
         pdf=np.exp(log_pdf).astype(np.float32) if store_pdf else None,
         config={"train_config": ckpt["train_config"], "model_config": ckpt["model_config"],
                 "best_step": ckpt["run_state"]["best_step"], "best_val_ce": ckpt["run_state"]["best_metric"],
-                "pdf_smoothing": smoothing},
+                "pdf_smoothing": smoothing,
+                **({"amortised_run": str(run_dir.resolve()), "family": spec.input_set} if subset else {})},
         data_checksum=ds.checksum, pdf_smoothing=smoothing["width"], **pdf_summaries(log_pdf, bins),
     )
-    return write_predictions(run_dir, pred)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return write_predictions(out_dir, pred)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
 
 
 def evaluate(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:

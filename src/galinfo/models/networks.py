@@ -46,6 +46,27 @@ class ImageEncoderConfig:
     dense: int = 1024
 
 
+APERTURE_RADII = (0.0625, 0.094, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8, 1.0)
+"""Default aperture radii of :class:`ApertureFluxes`, as fractions of half the cutout size."""
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Plain CPU-friendly image encoder (``image_trunk="cnn"``): convolutions and aperture photometry.
+
+    Convolutions (``widths``; empty for none): a 5x5 stride-2 convolution (tabular inputs enter as
+    its per-channel bias), then 3x3 convolutions with 2x2 average pooling between them and global
+    average pooling. Apertures (``apertures``; empty for none): the flux inside circles of these
+    radii (fractions of half the cutout) per band, a fixed layer (:class:`ApertureFluxes`). Both
+    feature sets and the tabular inputs are joined before a dense layer of ``dense`` units. No
+    normalisation layer: nothing mixes galaxies of a batch.
+    """
+
+    widths: tuple[int, ...] = (32, 48, 64, 96)
+    dense: int = 128
+    apertures: tuple[float, ...] = APERTURE_RADII
+
+
 @dataclass(frozen=True)
 class MLPConfig:
     """A stack of ``n_layers`` dense layers of ``width`` units with leaky ReLU."""
@@ -71,9 +92,13 @@ class ModelConfig:
     ``n_channels``/``image_size`` are 0 for tabular-only inputs; ``n_tabular`` counts the tabular
     features (for image inputs these enter the image encoder as a bias). ``latent_dim`` is S,
     ``extra_dim`` the decoder-only block. ``estimator_width`` and ``estimator_act`` set the head.
+    ``image_trunk`` chooses the image encoder: ``inception`` (the paper's, :class:`ImageEncoder`) or
+    ``cnn`` (:class:`PlainCNN`, learns in minutes on a CPU).
     """
 
     arch: str = "mlp_small"
+    image_trunk: str = "inception"
+    cnn: CNNConfig = field(default_factory=CNNConfig)
     n_channels: int = 0
     image_size: int = 0
     n_tabular: int = 0
@@ -101,11 +126,16 @@ class ModelConfig:
         d["image_encoder"] = ImageEncoderConfig(
             **{**d.get("image_encoder", {}), "blocks": tuple(d.get("image_encoder", {}).get("blocks", (3, 2, 1)))}
         )
+        cnn = d.get("cnn", {})
+        d["cnn"] = CNNConfig(**{**cnn, "widths": tuple(cnn.get("widths", CNNConfig.widths)),
+                                "apertures": tuple(cnn.get("apertures", CNNConfig.apertures))})
         d["tabular_encoder"] = MLPConfig(**d.get("tabular_encoder", {}))
         d["image_decoder"] = ImageDecoderConfig(**d.get("image_decoder", {}))
         d["tabular_decoder"] = MLPConfig(**d.get("tabular_decoder", {}))
         return cls(**d)
 
+
+IMAGE_TRUNKS = ("inception", "cnn")
 
 # ------------------------------------------------------------------------------------------------
 # Registry (timm-style: a name maps to a function returning a config)
@@ -187,6 +217,41 @@ def inception_tiny() -> ModelConfig:
 
 
 @register_model
+def cnn_small() -> ModelConfig:
+    """CPU-size image model: :class:`PlainCNN` (32-48-64-96 channels, dense 128), head 128 ReLU."""
+    return ModelConfig(
+        latent_dim=16,
+        extra_dim=8,
+        image_trunk="cnn",
+        cnn=CNNConfig(),
+        image_decoder=ImageDecoderConfig(dense=64, seed_size=8, seed_channels=8, width=16),
+        estimator_width=128,
+        estimator_act="relu",
+    )
+
+
+@register_model
+def aperture_mlp() -> ModelConfig:
+    """Fastest image model: :func:`cnn_small` with aperture photometry only (no convolution)."""
+    return replace(cnn_small(), cnn=CNNConfig(widths=()))
+
+
+@register_model
+def cnn_tiny() -> ModelConfig:
+    """Test-size :class:`PlainCNN`."""
+    return ModelConfig(
+        latent_dim=16,
+        extra_dim=8,
+        image_trunk="cnn",
+        cnn=CNNConfig(widths=(8, 8, 8), dense=32),
+        image_decoder=ImageDecoderConfig(dense=32, seed_size=4, seed_channels=4, width=8),
+        tabular_decoder=MLPConfig(n_layers=1, width=16),
+        estimator_width=32,
+        estimator_act="relu",
+    )
+
+
+@register_model
 def mlp_paper() -> ModelConfig:
     """Paper-size tabular model: 20 x 128 leaky-ReLU encoder, latent 8 + 8, 19 x 128 decoder."""
     return ModelConfig(latent_dim=8, extra_dim=8, tabular_encoder=MLPConfig(20, 128))
@@ -220,6 +285,8 @@ def default_arch(has_images: bool, preset: str) -> str:
     size = {"paper": "paper", "cpu-small": "small", "tiny": "tiny"}.get(preset)
     if size is None:
         raise ConfigError(f"unknown preset {preset!r} for the architecture; use paper, cpu-small or tiny")
+    if has_images and preset == "cpu-small":
+        return "cnn_small"  # the plain CNN learns on a CPU; the small inception underfits (docs/models.md)
     return f"{'inception' if has_images else 'mlp'}_{size}"
 
 
@@ -310,6 +377,92 @@ class ImageEncoder(nn.Module):
         return self.out(F.relu(self.dense(self._trunk(x, tab))))
 
 
+class ApertureFluxes(nn.Module):
+    """Fixed aperture photometry: (B, C, H, W) signed-log pixels -> (B, C * R) arcsinh fluxes.
+
+    Undoes the input transform (``sign(s) * (exp|s| - 1)``, back to nanomaggies/pixel, or to the
+    normalised units of ``I_*_norm``), sums the pixels inside circles of ``R`` radii around the
+    cutout centre (a pixel counts when its centre is inside), and returns ``arcsinh`` of the sums.
+    It has no weights: the curve of growth of each band is read as a photometric pipeline would,
+    and the layers after it learn what to make of it.
+    """
+
+    def __init__(self, image_size: int, radii: tuple[float, ...]) -> None:
+        super().__init__()
+        c = (image_size - 1) / 2
+        yy, xx = torch.meshgrid(torch.arange(image_size) - c, torch.arange(image_size) - c, indexing="ij")
+        r = torch.hypot(yy, xx)
+        half = image_size / 2
+        masks = torch.stack([(r <= max(0.5, f * half)).float() for f in radii])  # (R, H, W)
+        self.register_buffer("masks", masks.reshape(len(radii), -1).T.contiguous(), persistent=False)
+        # fixed standardisation of the outputs, set once from training images (fit_scaling)
+        self.register_buffer("shift", torch.zeros(0))
+        self.register_buffer("scale", torch.ones(0))
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        linear = torch.sign(x) * torch.expm1(torch.abs(x.float()))
+        return torch.asinh(linear.flatten(2) @ self.masks).flatten(1)  # (B, C * R)
+
+    @torch.no_grad()
+    def fit_scaling(self, x: torch.Tensor) -> None:
+        """Set the fixed shift and scale from a sample of training images (then never changed)."""
+        f = self.raw(x)
+        self.shift = f.mean(dim=0)
+        self.scale = f.std(dim=0).clamp_min(1e-3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.raw(x)
+        if self.shift.numel():
+            f = (f - self.shift) / self.scale
+        return f
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("shift", "scale"):  # sized by the checkpoint
+            if prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class PlainCNN(nn.Module):
+    """Plain image encoder (see :class:`CNNConfig`): (B, C, H, W) [+ (B, T)] -> (B, n_out).
+
+    Tabular inputs enter twice: as a bias of the first convolution (so that pixels are read in the
+    light of, e.g., E(B-V)) and concatenated after global pooling (so that they reach the output
+    without crossing the whole trunk).
+    """
+
+    def __init__(self, n_channels: int, image_size: int, n_tabular: int, n_out: int, cfg: CNNConfig) -> None:
+        super().__init__()
+        if not cfg.widths and not cfg.apertures:
+            raise ConfigError("a cnn image encoder needs convolution widths or apertures")
+        w = cfg.widths
+        self.conv1 = nn.Conv2d(n_channels, w[0], 5, stride=2, padding=2) if w else None
+        self.bias = nn.Linear(n_tabular, w[0]) if (n_tabular > 0 and w) else None
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(w[:-1], w[1:], strict=True))
+        self.apertures = ApertureFluxes(image_size, cfg.apertures) if cfg.apertures else None
+        n_feat = (w[-1] if w else 0) + n_channels * len(cfg.apertures) + n_tabular
+        self.dense = nn.Sequential(nn.Linear(n_feat, cfg.dense), nn.ReLU(), nn.Linear(cfg.dense, cfg.dense))
+        self.out = nn.Linear(cfg.dense, n_out)
+
+    def forward(self, x: torch.Tensor, tab: torch.Tensor | None = None) -> torch.Tensor:
+        parts = []
+        if self.conv1 is not None:
+            h = self.conv1(x)
+            if self.bias is not None and tab is not None:
+                h = h + self.bias(tab)[:, :, None, None]
+            h = F.relu(h)
+            for i, conv in enumerate(self.convs):
+                if i > 0 and min(h.shape[-2:]) >= 2:
+                    h = F.avg_pool2d(h, 2)
+                h = F.relu(conv(h))
+            parts.append(h.mean(dim=(-2, -1)))
+        if self.apertures is not None:
+            parts.append(self.apertures(x))
+        if tab is not None and tab.shape[1]:
+            parts.append(tab)
+        return self.out(F.relu(self.dense(torch.cat(parts, dim=1))))
+
+
 class TabularEncoder(nn.Module):
     """Deep MLP: (B, T) standardised features -> (B, n_out)."""
 
@@ -390,14 +543,16 @@ class GalaxyModel(nn.Module):
         super().__init__()
         if cfg.n_channels <= 0 and cfg.n_tabular <= 0:
             raise ConfigError("a model needs image channels or tabular features (both are 0)")
+        if cfg.image_trunk not in IMAGE_TRUNKS:
+            raise ConfigError(f"image_trunk {cfg.image_trunk!r} is not one of {', '.join(IMAGE_TRUNKS)}")
         if cfg.has_images and cfg.image_size < 8:
             raise ConfigError(f"image_size={cfg.image_size} is too small for the image encoder (>= 8)")
         self.cfg = cfg
         n_latent = cfg.latent_dim + (cfg.extra_dim if cfg.decoder else 0)
-        if cfg.has_images:
-            self.encoder: nn.Module = ImageEncoder(
-                cfg.n_channels, cfg.image_size, cfg.n_tabular, n_latent, cfg.image_encoder
-            )
+        if cfg.has_images and cfg.image_trunk == "cnn":
+            self.encoder: nn.Module = PlainCNN(cfg.n_channels, cfg.image_size, cfg.n_tabular, n_latent, cfg.cnn)
+        elif cfg.has_images:
+            self.encoder = ImageEncoder(cfg.n_channels, cfg.image_size, cfg.n_tabular, n_latent, cfg.image_encoder)
         else:
             self.encoder = TabularEncoder(cfg.n_tabular, n_latent, cfg.tabular_encoder)
         self.estimator = Estimator(cfg.latent_dim, cfg.estimator_width, cfg.n_bins, cfg.estimator_act)

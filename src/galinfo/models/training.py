@@ -29,6 +29,7 @@ from torch import nn
 from galinfo.data.inputs import parse_inputs
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.models import losses
+from galinfo.models.amortised import AmortisedSpec, default_focus, mask_generator, validation_masks
 from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, write_json
 from galinfo.models.config import TrainConfig, make_config, with_overrides
 from galinfo.models.data import InputSpec, ModelData, model_data, usable_rows
@@ -63,8 +64,22 @@ def select_device(name: str = "auto") -> torch.device:
     return dev
 
 
-def lr_factor(step: int, max_steps: int, drop_fraction: float, drop_factor: float) -> float:
-    """Multiplier of the base learning rate at ``step`` (one drop by ``drop_factor``)."""
+ONECYCLE_WARMUP = 0.25
+ONECYCLE_FINAL = 0.02
+
+
+def lr_factor(step: int, max_steps: int, drop_fraction: float, drop_factor: float, schedule: str = "step") -> float:
+    """Multiplier of the base learning rate at ``step``.
+
+    ``step``: one drop by ``drop_factor`` at ``drop_fraction`` of the run. ``onecycle``: linear
+    warm-up from 0.1 over the first quarter, then cosine decay to ``ONECYCLE_FINAL``.
+    """
+    if schedule == "onecycle":
+        warm = max(1, int(round(ONECYCLE_WARMUP * max_steps)))
+        if step < warm:
+            return 0.1 + 0.9 * step / warm
+        t = min(1.0, (step - warm) / max(1, max_steps - warm))
+        return ONECYCLE_FINAL + (1 - ONECYCLE_FINAL) * 0.5 * (1 + math.cos(math.pi * t))
     return 1.0 if step < int(round(drop_fraction * max_steps)) else 1.0 / drop_factor
 
 
@@ -165,8 +180,7 @@ class RunState:
 
 
 def _batch_inputs(data: ModelData, idx: torch.Tensor, device: torch.device, channels_last: bool,
-                  gen: torch.Generator | None, objective: str):
-    tab = data.tab[idx.to(data.tab.device)].to(device, non_blocking=True)
+                  gen: torch.Generator | None, objective: str, mask_gen: torch.Generator | None = None):
     y = data.y_bin[idx.to(data.y_bin.device)].to(device, non_blocking=True)
     image = image2 = None
     if data.images is not None:
@@ -177,10 +191,11 @@ def _batch_inputs(data: ModelData, idx: torch.Tensor, device: torch.device, chan
                 image2 = augment(raw, gen)
         else:
             image = raw
-        if channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
-            if image2 is not None:
-                image2 = image2.contiguous(memory_format=torch.channels_last)
+    image, tab = data.inputs(idx, image, device, mask_gen)
+    if image is not None and channels_last:
+        image = image.contiguous(memory_format=torch.channels_last)
+        if image2 is not None:
+            image2 = image2.contiguous(memory_format=torch.channels_last)
     return image, tab, y, image2
 
 
@@ -284,10 +299,11 @@ def train(
     on_gpu = device.type == "cuda"
     bf16 = cfg.bf16 and on_gpu
     iset = parse_inputs(cfg.inputs)
+    spec_cls = AmortisedSpec if cfg.amortised else InputSpec
     channels_last = cfg.channels_last and on_gpu and iset.has_images
 
     # -- data --------------------------------------------------------------------------------
-    rows, _ = usable_rows(ds, iset)
+    rows = AmortisedSpec.usable_rows_of(ds, iset) if cfg.amortised else usable_rows(ds, iset)[0]
     split = ds.split[rows]
     train_rows, val_rows = rows[split == "train"], rows[split == "val"]
     if len(train_rows) < 2:
@@ -297,9 +313,20 @@ def train(
     if len(val_rows) > cfg.max_val:
         val_rows = np.sort(np.random.default_rng(cfg.seed).choice(val_rows, cfg.max_val, replace=False))
     bins = cfg.bins
-    spec = InputSpec.from_dict(ckpt["input_spec"]) if ckpt else InputSpec.fit(ds, iset, train_rows)
-    tr = model_data(ds, spec, train_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
-    va = model_data(ds, spec, val_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
+    if ckpt:
+        spec = spec_cls.from_dict(ckpt["input_spec"])
+    elif cfg.amortised:
+        spec = AmortisedSpec.fit(ds, iset, train_rows, cfg.subsets or default_focus(iset))
+    else:
+        spec = InputSpec.fit(ds, iset, train_rows)
+    if cfg.amortised:
+        tr = spec.model_data(ds, train_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb,
+                             p_focus=cfg.p_focus)
+        va = spec.model_data(ds, val_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
+        va.fixed_mask = validation_masks(spec, va.avail, cfg.seed)
+    else:
+        tr = model_data(ds, spec, train_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
+        va = model_data(ds, spec, val_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
     for name, d in (("training", tr), ("validation", va)):
         bad = (d.y_bin < 0).numpy()
         if bad.any():
@@ -321,7 +348,7 @@ def train(
         base = {
             **create_model_config_dict(arch),
             "n_channels": len(spec.image_bands), "image_size": spec.image_size,
-            "n_tabular": len(spec.feature_columns), "n_bins": bins.n_bins,
+            "n_tabular": spec.n_model_tabular, "n_bins": bins.n_bins,
             "decoder": cfg.objective == "scl",
         }
         for key, value in cfg.arch_overrides.items():  # nested configs are merged, not replaced
@@ -333,12 +360,15 @@ def train(
         except TypeError as exc:
             raise ConfigError(f"bad arch_overrides {cfg.arch_overrides}: {exc}") from None
     torch.manual_seed(cfg.seed)
-    model = create_model(mcfg).to(device)
+    model = create_model(mcfg)
+    if ckpt is None:
+        fit_input_scaling(model, tr)
+    model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, cfg.max_steps, cfg.lr_drop_fraction, cfg.lr_drop_factor)
+        opt, lambda s: lr_factor(s, cfg.max_steps, cfg.lr_drop_fraction, cfg.lr_drop_factor, cfg.lr_schedule)
     )
     state = RunState(history=[])
     if ckpt is not None:
@@ -390,7 +420,8 @@ def train(
             step = state.step
             idx = order(step)[per_rank]
             gen = step_generator(cfg.seed, step) if iset.has_images else None
-            image, tab, y, image2 = _batch_inputs(tr, idx, device, channels_last, gen, cfg.objective)
+            mask_gen = mask_generator(cfg.seed, step) if cfg.amortised else None
+            image, tab, y, image2 = _batch_inputs(tr, idx, device, channels_last, gen, cfg.objective, mask_gen)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss, parts = step_fn(image, tab, y, image2)
             opt.zero_grad(set_to_none=True)
@@ -434,6 +465,20 @@ def train(
     log.info("trained %s steps %d->%d in %.1f s (%.0f images/s); best val CE %.4f at step %d",
              out, start_step, state.step, elapsed, n_images / max(elapsed, 1e-9), state.best_metric, state.best_step)
     return out
+
+
+def fit_input_scaling(model: GalaxyModel, data: ModelData, n: int = 2048) -> None:
+    """Set the fixed standardisation of weight-free feature layers (aperture fluxes) from the first
+    ``n`` training galaxies (unaugmented, unmasked): deterministic, and stored with the weights."""
+    from galinfo.models.networks import ApertureFluxes
+
+    layers = [m for m in model.modules() if isinstance(m, ApertureFluxes)]
+    if not layers or data.images is None:
+        return
+    idx = torch.arange(min(n, len(data)))
+    image = data.images.get(idx).cpu()
+    for layer in layers:
+        layer.fit_scaling(image)
 
 
 def create_model_config_dict(arch: str) -> dict:
