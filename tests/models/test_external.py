@@ -137,6 +137,10 @@ def _bad_tables(ds, tmp_path):
         for i in range(N):
             vlen[i] = a["latent"][i, : 2 + (i % 2)]
     out.append(("ragged latent array", ragged, [], "latent is ragged"))
+    vla = np.empty(N, dtype=object)
+    for i in range(N):
+        vla[i] = a["latent"][i, : 2 + (i % 2)].astype(float)
+    out.append(("ragged latent fits", fits("ragged3", objid=a["objid"], latent=vla), [], "latent is ragged"))
     out.append(("parquet", tmp_path / "m.parquet", [], "pyarrow"))
     return out
 

@@ -384,6 +384,13 @@ def build_predictions(dataset, arrays: ModelArrays, *, inputs: str, target: str 
 
 
 # -- writing (the one writer) ------------------------------------------------------------------------
+def _check_out(out: str | os.PathLike, overwrite: bool) -> Path:
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"run folder {out} exists; pass --overwrite to replace it")
+    return out
+
+
 def write_external_run(out: str | os.PathLike, pred: Predictions, record: dict, *,
                        overwrite: bool = False) -> Path:
     """Write the run folder ``out`` (``predictions.h5`` + ``external.json``) in one rename.
@@ -391,9 +398,7 @@ def write_external_run(out: str | os.PathLike, pred: Predictions, record: dict, 
     An existing ``out`` is an error unless ``overwrite``; then it is replaced only after the new
     folder is complete.
     """
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"run folder {out} exists; pass --overwrite to replace it")
+    out = _check_out(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -430,6 +435,7 @@ def from_arrays(dataset, objid: np.ndarray, *, out: str | os.PathLike, latent: n
     ``point``: (n,) point estimates in target units. ``inputs``: the input set the model saw.
     Returns ``out``. See the module docstring for the checks.
     """
+    _check_out(out, overwrite)  # before any work
     ds = _open(dataset)
     arrays = ModelArrays(objid=np.asarray(objid), latent=latent, log_q_true=log_q_true, pdf=pdf, point=point)
     pred, record = build_predictions(ds, arrays, inputs=inputs, target=target, bins=bins, source="arrays")
@@ -448,6 +454,7 @@ def import_predictions(path: str | os.PathLike, dataset, out: str | os.PathLike,
     from galinfo.data.dataset import sha256_file
 
     path = Path(path)
+    _check_out(out, overwrite)  # before reading a large table
     ds = _open(dataset)
     columns, meta = read_table(path)
     inputs = inputs or {str(k).lower(): v for k, v in meta.items()}.get("inputs")
