@@ -34,5 +34,5 @@ def import_predictions_cmd(
     Console().print(
         f"wrote [bold]{run}[/]: {rec['n_matched']} of {rec['n_dataset']} dataset galaxies "
         f"({rec['n_missing']} missing from the table) as {rec['inputs']}; columns: {', '.join(rec['columns'])}",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
