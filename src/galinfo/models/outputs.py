@@ -68,7 +68,8 @@ class Predictions:
             raise DataValidationError(f"predictions objid must be int64, got {self.objid.dtype}")
         n = len(self.objid)
         self.split = np.asarray(self.split).astype(str)
-        for name in ("split", "target", "log_q_true", "latent", "pdf", "pdf_mean", "pdf_median", "pdf_mode", "point"):
+        for name in ("split", "target", "log_q_true", "latent", "pdf", "pdf_mean", "pdf_median",
+                     "pdf_mode", "point"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise DataValidationError(
