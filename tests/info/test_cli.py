@@ -68,6 +68,12 @@ def test_pid_estimate(dataset, tmp_path):
     t = Table.read(out / "pid.fits")
     assert len(t) == N  # cross-fitting: every galaxy gets an out-of-sample value
     np.testing.assert_allclose(t["red"] + t["unq1"] + t["unq2"] + t["syn"], t["i12"], atol=1e-12)
+    # the target is binned at its quantiles; the edges are recorded with the run
+    import json
+
+    edges = np.asarray(json.loads((out / "pid_run.json").read_text())["target_bin_edges"])
+    counts = np.histogram(np.asarray(t["logmstar"]), edges)[0]
+    assert len(edges) == 61 and counts.min() >= 8 and counts.max() <= 12
 
 
 def test_pid_bad_options(dataset, tmp_path):

@@ -136,6 +136,9 @@ def info_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from galinfo.models.import_command import import_predictions_cmd
+
+    import_app.command("predictions")(import_predictions_cmd)
     app.add_typer(import_app, name="import")
     app.add_typer(export_app, name="export")
     app.command("info")(info_cmd)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from galinfo.data.binning import TargetBins
+from galinfo.data.binning import Bins, EdgeBins, TargetBins
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.pointwise import PriorSource
 
@@ -45,7 +45,8 @@ class CrossFitResult:
     """ln p(true bin) per row (the prior used)."""
     fold: np.ndarray
     """Fold index of each row (int64)."""
-    bins: TargetBins
+    bins: Bins
+    """The bins of y that were used (their edges are the record of the binning)."""
     val_ce: list[float] = field(default_factory=list)
     """Best inner-validation cross-entropy per fold."""
     epochs: list[int] = field(default_factory=list)
@@ -90,13 +91,24 @@ def _fold_prior(b: np.ndarray, n_bins: int, smoothing: float) -> np.ndarray:
     return counts / counts.sum()
 
 
-def _make_bins(y: np.ndarray, bins: TargetBins | int | None) -> TargetBins:
-    if isinstance(bins, TargetBins):
+BINNINGS = ("quantile", "uniform")
+"""How :func:`estimate_pointwise_mi` bins ``y`` when not given explicit bins."""
+
+
+def make_target_bins(y: np.ndarray, bins: Bins | int | None = None, binning: str = "quantile") -> Bins:
+    """The bins of ``y``: ``bins`` itself when it is a bins object, else ``bins`` (default 100)
+    equal-count bins (``binning="quantile"``) or equal-width bins over the range of ``y``
+    (``"uniform"``)."""
+    if isinstance(bins, TargetBins | EdgeBins):
         return bins
+    if binning not in BINNINGS:
+        raise ConfigError(f"unknown binning {binning!r}: use one of {', '.join(BINNINGS)}")
     n_bins = 100 if bins is None else int(bins)
     lo, hi = float(np.min(y)), float(np.max(y))
     if not hi > lo:
         raise DataValidationError("y is constant: no information to estimate")
+    if binning == "quantile":
+        return EdgeBins.from_quantiles(y, n_bins)
     return TargetBins(lo, hi, n_bins)
 
 
@@ -194,7 +206,8 @@ def estimate_pointwise_mi(
     X: np.ndarray,
     y: np.ndarray,
     *,
-    bins: TargetBins | int | None = None,
+    bins: Bins | int | None = None,
+    binning: str = "quantile",
     n_folds: int = 5,
     prior: PriorSource = "train",
     hidden: tuple[int, ...] = (64, 64),
@@ -217,7 +230,13 @@ def estimate_pointwise_mi(
         Features, (n, d) or (n,), finite.
     y
         Target, (n,). It is binned: ``bins`` is a :class:`TargetBins` (e.g. the paper's 520 bins of
-        log M*), an int (that many equal-width bins over the range of ``y``) or None (100 bins).
+        log M*) or :class:`EdgeBins`, an int (that many bins) or None (100 bins).
+    binning
+        How an int or None ``bins`` is laid out: ``"quantile"`` (default) puts the edges at
+        quantiles of ``y``, so every bin holds about n / B rows and a heavy tail cannot squeeze
+        almost all rows into one or two bins; ``"uniform"``: equal widths over the range of ``y``.
+        The edges are fixed before the folds are drawn and returned in ``CrossFitResult.bins``;
+        the prior is taken on the same bins.
     n_folds
         K of the K-fold cross-fitting (>= 2); every row is predicted by the model of the other folds.
     prior
@@ -259,7 +278,7 @@ def estimate_pointwise_mi(
     n = len(y)
     if n < 10 * n_folds:
         raise DataValidationError(f"{n} rows are too few for {n_folds}-fold cross-fitting")
-    tb = _make_bins(y, bins)
+    tb = make_target_bins(y, bins, binning)
     if smoothing is None:
         smoothing = 1.0 if tb.n_bins >= 50 else 0.0
     b = tb.index(y, column="y")

@@ -15,7 +15,7 @@ import numpy as np
 from astropy.table import Table
 
 from galinfo.atomic import write_text
-from galinfo.data.binning import TargetBins
+from galinfo.data.binning import Bins, EdgeBins
 from galinfo.data.inputs import parse_inputs
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.aggregate import binned, summarize
@@ -62,20 +62,23 @@ def estimate_table(
     spec: TupleSpec,
     *,
     target: str = "logmstar",
-    bins: TargetBins | None = None,
+    bins: Bins | None = None,
+    n_bins: int = 100,
     measure: str = "mmi_pointwise",
     seed: int = 0,
     **estimate_kwargs,
 ) -> Table:
     """Per-galaxy table from :func:`estimate_pointwise_mi` fitted on the dataset's catalogue features.
 
-    Uses every galaxy with all features of the three input sets and a target inside ``bins``
-    (the count left out is logged and stored in ``meta["ndropped"]``). The three estimates share
-    the folds (same seed), so every value is out-of-sample and the rows are paired.
+    Uses every galaxy with all features of the three input sets and a finite target inside
+    ``bins`` (the count left out is logged and stored in ``meta["ndropped"]``). Default bins:
+    ``n_bins`` equal-count bins at quantiles of the target of those galaxies, so that a heavy tail
+    cannot put almost every galaxy into one bin; their edges are in ``meta["target_bin_edges"]``.
+    The three estimates share the bins, the prior rule and the folds (same seed), so every value
+    is out-of-sample and the rows are paired.
     """
-    from galinfo.info.estimate import estimate_pointwise_mi
+    from galinfo.info.estimate import estimate_pointwise_mi, make_target_bins
 
-    bins = bins or TargetBins()
     for name in spec.models:
         if parse_inputs(name).has_images:
             raise ConfigError(
@@ -85,7 +88,10 @@ def estimate_table(
     for name in spec.models:
         rows = dataset.complete_rows(name, rows)
     y_all = dataset.column(target, rows)
-    ok = np.isfinite(y_all) & (y_all >= bins.low) & (y_all <= bins.high)
+    ok = np.isfinite(y_all)
+    if bins is None:
+        bins = make_target_bins(y_all[ok], min(n_bins, max(2, int(ok.sum()) // 10)), "quantile")
+    ok &= (y_all >= bins.low) & (y_all <= bins.high)
     rows, y = rows[ok], y_all[ok]
     n_dropped = dataset.n - len(rows)
     if n_dropped:
@@ -103,7 +109,8 @@ def estimate_table(
         extra={"split": dataset.split[rows], target: y},
     )
     t.meta.update(source1=spec.source1, source2=spec.source2, union=spec.union, method="estimate",
-                  ndropped=n_dropped, target=target)
+                  ndropped=n_dropped, target=target, target_bin_edges=[float(e) for e in bins.edges],
+                  binning="quantile" if isinstance(bins, EdgeBins) else "uniform")
     return t
 
 
@@ -148,6 +155,7 @@ def run_pid(
 
             table = table[_rows_of(np.asarray(table["split"]).astype(str), split)]
     table = add_catalog_columns(table, ds)
+    bin_edges = table.meta.pop("target_bin_edges", None)  # recorded in pid_run.json, not the FITS header
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {"table": write_table(table, out / "pid.fits")}
@@ -168,6 +176,8 @@ def run_pid(
                   "measure": measure, "n_boot": n_boot, "ci": ci, "seed": seed,
                   "dataset": str(dataset_path), "dataset_checksum": ds.checksum,
                   "runs": [str(r) for r in runs or []], "estimate": bool(estimate)}
+    if bin_edges is not None:
+        run_record["target_bin_edges"] = bin_edges
     write_text(out / "pid_run.json", json.dumps(run_record, indent=2))
     files["config"] = out / "pid_run.json"
     log.info("mean atoms (all): %s", {a: float(summary[a][0]) for a in ATOMS})

@@ -2,7 +2,9 @@
 
 ``train(dataset, out, inputs=..., objective="scl"|"ce", preset="cpu-small"|"paper")`` trains or
 resumes a run folder; ``predict(run)`` writes ``RUN/predictions.h5``; ``evaluate(run)`` writes
-``RUN/metrics.json``. Torch is imported only when one of these is used, so ``galinfo --help`` stays
+``RUN/metrics.json``; ``from_arrays`` and ``import_predictions`` write the same run folder for a
+model trained elsewhere (:mod:`galinfo.models.external`). Torch is imported only when one of
+these is used, so ``galinfo --help`` stays
 fast.
 """
 
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["train", "predict", "evaluate", "make_config", "TrainConfig", "create_model", "list_models"]
+__all__ = ["train", "predict", "evaluate", "make_config", "TrainConfig", "create_model", "list_models",
+           "from_arrays", "import_predictions"]
 
 _LAZY = {
     "train": "galinfo.models.training",
@@ -20,6 +23,8 @@ _LAZY = {
     "TrainConfig": "galinfo.models.config",
     "create_model": "galinfo.models.networks",
     "list_models": "galinfo.models.networks",
+    "from_arrays": "galinfo.models.external",
+    "import_predictions": "galinfo.models.external",
 }
 
 

@@ -15,6 +15,7 @@ pdf             (N, B) float32  binned pdf over the target bins (optional)
 pdf_mean        (N,) float64    mean of the pdf (target units)
 pdf_median      (N,) float64    median of the pdf
 pdf_mode        (N,) float64    centre of the most probable bin
+point           (N,) float64    the model's own point estimate (optional; external models)
 ==============  ==============  ==========================================================
 
 Attributes: ``target_column``, ``bin_low``, ``bin_high``, ``n_bins``, ``input_set``,
@@ -56,6 +57,7 @@ class Predictions:
     pdf_mean: np.ndarray | None = None
     pdf_median: np.ndarray | None = None
     pdf_mode: np.ndarray | None = None
+    point: np.ndarray | None = None
     config: dict = field(default_factory=dict)
     data_checksum: str = ""
     pdf_smoothing: float = 0.0
@@ -66,7 +68,8 @@ class Predictions:
             raise DataValidationError(f"predictions objid must be int64, got {self.objid.dtype}")
         n = len(self.objid)
         self.split = np.asarray(self.split).astype(str)
-        for name in ("split", "target", "log_q_true", "latent", "pdf", "pdf_mean", "pdf_median", "pdf_mode"):
+        for name in ("split", "target", "log_q_true", "latent", "pdf", "pdf_mean", "pdf_median",
+                     "pdf_mode", "point"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise DataValidationError(
@@ -96,7 +99,7 @@ class Predictions:
         return rows
 
 
-_ARRAYS = ("target", "log_q_true", "latent", "pdf", "pdf_mean", "pdf_median", "pdf_mode")
+_ARRAYS = ("target", "log_q_true", "latent", "pdf", "pdf_mean", "pdf_median", "pdf_mode", "point")
 
 
 def write_predictions(path: str | os.PathLike, pred: Predictions) -> Path:

@@ -86,6 +86,9 @@ class StudyConfig:
     bootstrap: int = 200
     overrides: dict[str, Any] = field(default_factory=dict)
     smooth: str = "none"
+    external_models: dict[str, str] = field(default_factory=dict)
+    """Run folders of models trained outside galinfo (``galinfo import predictions``), by input set:
+    used wherever the study needs a model of that input set, instead of training one."""
 
     def __post_init__(self) -> None:
         from galinfo.models.smoothing import parse_smooth
@@ -103,6 +106,8 @@ class StudyConfig:
             raise ConfigError(f"target_range {self.target_range} must be increasing")
         latent = tuple(parse_inputs(m).name for m in self.latent_models)
         object.__setattr__(self, "latent_models", latent)
+        object.__setattr__(self, "external_models",
+                           {parse_inputs(k).name: str(v) for k, v in self.external_models.items()})
         for q in self.causal:
             if q.latent not in latent:
                 raise ConfigError(
@@ -118,7 +123,8 @@ class StudyConfig:
         return self.tuples + (band_study_tuples() if self.band_studies else ())
 
 
-_TOP_KEYS = {"name", "dataset", "training", "target", "latent_models", "pid", "causal", "discover", "seed"}
+_TOP_KEYS = {"name", "dataset", "training", "target", "latent_models", "pid", "causal", "discover", "seed",
+             "external_models"}
 
 
 def _as_mapping(value: Any, key: str) -> dict:
@@ -172,6 +178,10 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             causal.append(CausalQuestion(**q))
         discover = _as_mapping(raw.get("discover"), "discover")
         _check_keys(discover, {"vars"}, "discover")
+        external = {}
+        for name, run in _as_mapping(raw.get("external_models"), "external_models").items():
+            p = Path(os.path.expandvars(str(run)))
+            external[str(name)] = str(p if p.is_absolute() or base_dir is None else base_dir / p)
         rng = target.get("range", [6.0, 12.5])
         if not (isinstance(rng, list | tuple) and len(rng) == 2):
             raise ConfigError(f"target.range must be [low, high], got {rng!r}")
@@ -195,6 +205,7 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             bootstrap=int(pid.get("bootstrap", 200)),
             overrides=dict(train.get("overrides") or {}),
             smooth=str(train.get("smooth", "none")),
+            external_models=external,
         )
     except GalinfoError:
         raise

@@ -34,7 +34,7 @@ _PAPER_STEPS = 180_000
 class Step:
     """One unit of work of a study."""
 
-    kind: str  # dataset | model | knn | pid | causal | discover | report
+    kind: str  # dataset | model | external | knn | pid | causal | discover | report
     name: str
     params: dict = field(default_factory=dict, hash=False, compare=False)
     deps: tuple[str, ...] = ()
@@ -77,6 +77,10 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
 
     def add_model(objective: str, inputs: str) -> str:
         name = model_step_name(objective, inputs)
+        if name not in seen and inputs in cfg.external_models:
+            seen.add(name)
+            params = {"inputs": inputs, "objective": objective, "run": cfg.external_models[inputs]}
+            steps.append(Step("external", name, params, ("dataset",)))
         if name not in seen:
             seen.add(name)
             has_images = parse_inputs(inputs).has_images

@@ -27,6 +27,7 @@ import numpy as np
 
 from galinfo.data.dataset import Dataset, sha256_file
 from galinfo.errors import ConfigError, DataValidationError
+from galinfo.models.outputs import PREDICTIONS_FILE
 from galinfo.report.html import write_text_atomic
 from galinfo.study.config import StudyConfig
 from galinfo.study.plan import Step, model_step_name, plan_study
@@ -60,6 +61,9 @@ class Study:
         return self.out / "dataset"
 
     def model_dir(self, objective: str, inputs: str) -> Path:
+        """The run folder of the model of ``inputs``: an external run when the config names one."""
+        if inputs in self.cfg.external_models:
+            return Path(self.cfg.external_models[inputs])
         return self.out / "models" / slug(f"{objective}-{inputs}")
 
     def step_dir(self, step: Step) -> Path:
@@ -102,6 +106,10 @@ class Study:
                 raise ConfigError(f"dataset.path {self.cfg.dataset.path} does not exist")
         if self.cfg.dataset.kind == "path":
             Dataset.open(self.cfg.dataset.path)  # raises on a bad folder
+        for inputs, run in self.cfg.external_models.items():
+            if not (Path(run) / PREDICTIONS_FILE).exists():
+                raise ConfigError(f"external_models: {inputs} names {run}, which holds no {PREDICTIONS_FILE} "
+                                  "(write it with galinfo import predictions)")
 
     # -- caching -------------------------------------------------------------------------------
     def _done(self, step: Step) -> dict | None:
@@ -131,6 +139,8 @@ class Study:
     def compute_keys(self) -> None:
         for step in self.steps:
             params = self._dataset_key_params() if step.kind == "dataset" else None
+            if step.kind == "external":  # a re-imported run must invalidate what was computed from it
+                params = {**step.params, "sha256": sha256_file(Path(step.params["run"]) / PREDICTIONS_FILE)}
             if params is not None:
                 step = Step(step.kind, step.name, params, step.deps)
             self.keys[step.name] = step.key(self.keys)
@@ -226,6 +236,28 @@ def _run_model(study: Study, step: Step) -> dict:
     return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics}
 
 
+def _run_external(study: Study, step: Step) -> dict:
+    """Check a model trained outside galinfo against the study (dataset, input set, target) and
+    evaluate it (``RUN/metrics.json``); nothing is trained."""
+    from galinfo.models import evaluate
+    from galinfo.models.outputs import read_predictions
+
+    p = step.params
+    run = Path(p["run"])
+    pred = read_predictions(run)
+    ds = Dataset.open(study.dataset_path)
+    if pred.data_checksum != ds.checksum:
+        raise ConfigError(f"external model {p['inputs']} at {run} was imported on another dataset than {ds.path}")
+    if pred.input_set != p["inputs"]:
+        raise ConfigError(f"external_models: {run} holds a model of {pred.input_set}, not {p['inputs']}")
+    if pred.target_column != study.cfg.target:
+        raise ConfigError(f"external model {p['inputs']} estimates {pred.target_column}, the study {study.cfg.target}")
+    if p["objective"] == "scl" and pred.latent is None:
+        raise ConfigError(f"external model {p['inputs']} has no latent, but the study uses it as a latent model")
+    metrics = evaluate(run) if pred.pdf_mean is not None else {}
+    return {"run": str(run), "inputs": p["inputs"], "objective": "external", "metrics": metrics}
+
+
 def _run_knn(study: Study, step: Step) -> dict:
     from galinfo.knn.outputs import run_adaptive_knn, write_knn
     from galinfo.metrics import pit, pit_wasserstein, sigma_mad
@@ -244,7 +276,8 @@ def _run_knn(study: Study, step: Step) -> dict:
         "pit_w1_softmax": float(pit_wasserstein(raw_pit)) if raw_pit is not None else None,
         "pdf_smoothing": float(pred.pdf_smoothing),
         "pit_w1_knn": float(pit_wasserstein(arrays["pit"][test])),
-        "sigma_mad_softmax": float(sigma_mad(pred.pdf_mean[test], pred.target[test])),
+        "sigma_mad_softmax": (float(sigma_mad(pred.pdf_mean[test], pred.target[test]))
+                              if pred.pdf_mean is not None else None),
         "sigma_mad_knn": float(sigma_mad(arrays["pdf_mean"][test], pred.target[test])),
     }
 
@@ -297,7 +330,7 @@ def _run_report(study: Study, step: Step) -> dict:
         if s.kind != "report":
             by_kind.setdefault(s.kind, []).append(study.summaries[s.name])
     fig_dir = study.out / "figures"
-    models = by_kind.get("model", [])
+    models = by_kind.get("model", []) + [m for m in by_kind.get("external", []) if m["metrics"]]
     est, pits = {}, {}
     for m in models:
         pred = read_predictions(m["run"])
@@ -364,6 +397,7 @@ TRUTH_CHECKS: list[Callable[[Study, dict, dict], list[dict]]] = []
 EXECUTORS: dict[str, Callable[[Study, Step], dict]] = {
     "dataset": _run_dataset,
     "model": _run_model,
+    "external": _run_external,
     "knn": _run_knn,
     "pid": _run_pid,
     "report": _run_report,
