@@ -53,7 +53,8 @@ def test_families_and_focus_cover_the_paper():
     needed = plan_models(PAPER_TUPLES + band_study_tuples())
     fams = plan_families(needed)
     assert set(fams) == {n for n in needed}
-    assert len(set(fams.values())) == 2  # raw images + everything tabular, and normalised images
+    assert len(set(fams.values())) == 3  # catalogue inputs, raw images, normalised images
+    assert fams["M_ugriz"] == "M_ugriz|M_W123|Morph|zspec" and fams["I_u"] == "I_ugriz|M_W123|zspec"
     for name, fam in fams.items():
         assert name in default_focus(fam)
 

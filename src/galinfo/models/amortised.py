@@ -331,20 +331,23 @@ def validation_masks(spec: AmortisedSpec, avail: torch.Tensor, seed: int) -> tor
 # ------------------------------------------------------------------------------------------------
 
 
+def family_kind(input_set: InputSet | str) -> str:
+    """``tabular``, ``images`` or ``images_norm``: the modality family of an input set."""
+    s = parse_inputs(input_set)
+    return "tabular" if not s.has_images else ("images_norm" if s.image_norm else "images")
+
+
 def plan_families(input_sets: Iterable[str]) -> dict[str, str]:
     """Map each input set to the family (a union input set) that will predict it.
 
-    Input sets with normalised images form one family, all others another; a tabular input set goes
-    to the raw-image family when there is one (so that it is shared with every raw-image tuple).
+    One family per modality kind (:func:`family_kind`): catalogue inputs only, raw images (with the
+    catalogue inputs that join them), normalised images. Tabular sets thus share one cheap network
+    that can train long, and the image networks spend their budget on sets with images.
     """
     sets = [parse_inputs(s) for s in input_sets]
-    norm = [s for s in sets if s.image_norm]
-    raw = [s for s in sets if not s.image_norm]
-    out: dict[str, str] = {}
-    fam_raw, fam_norm = _union(raw), _union(norm)
-    for s in sets:
-        out[s.name] = (fam_norm if s.image_norm else fam_raw).name
-    return out
+    families = {kind: _union([s for s in sets if family_kind(s) == kind])
+                for kind in ("tabular", "images", "images_norm")}
+    return {s.name: families[family_kind(s)].name for s in sets}
 
 
 def _union(sets: list[InputSet]) -> InputSet | None:

@@ -586,5 +586,11 @@ class GalaxyModel(nn.Module):
             raise ConfigError("this model has no decoder (objective 'ce'); use objective 'scl'")
         return self.decoder(latent)
 
+    @property
+    def rotation_invariant(self) -> bool:
+        """True when the output cannot change under the 90-degree rotations and flips of the
+        augmentation (aperture photometry only), so augmenting would only cost time."""
+        return self.cfg.has_images and self.cfg.image_trunk == "cnn" and not self.cfg.cnn.widths
+
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

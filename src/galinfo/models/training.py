@@ -409,6 +409,7 @@ def train(
         write_json(out / "config.json", {k: meta[k] for k in ("train_config", "model_config", "input_spec",
                                                               "target", "data_checksum", "dataset_path")})
 
+    augmenting = iset.has_images and not model.rotation_invariant
     order = BatchOrder(len(tr), cfg.batch_size if not (cfg.objective == "scl" and iset.has_images)
                        else cfg.batch_size // 2, cfg.seed)
     per_rank = slice(rank, None, world)
@@ -419,7 +420,7 @@ def train(
         while state.step < cfg.max_steps:
             step = state.step
             idx = order(step)[per_rank]
-            gen = step_generator(cfg.seed, step) if iset.has_images else None
+            gen = step_generator(cfg.seed, step) if augmenting else None
             mask_gen = mask_generator(cfg.seed, step) if cfg.amortised else None
             image, tab, y, image2 = _batch_inputs(tr, idx, device, channels_last, gen, cfg.objective, mask_gen)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):

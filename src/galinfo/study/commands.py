@@ -11,7 +11,7 @@ from rich.table import Table as RichTable
 
 
 def _print_plan(study) -> None:
-    from galinfo.study.plan import gpu_hours
+    from galinfo.study.plan import assumptions, gpu_hours
 
     console = Console()
     table = RichTable(title=f"plan of study '{study.cfg.name}' ({len(study.steps)} steps)")
@@ -23,9 +23,15 @@ def _print_plan(study) -> None:
         table.add_row(str(i), s.name, s.kind, s.device, est)
     console.print(table)
     n_models = sum(s.kind == "model" for s in study.steps)
+    n_amortised = sum(s.kind == "model" and bool(s.params.get("amortised")) for s in study.steps)
+    n_subsets = sum(s.kind == "subset" for s in study.steps)
     cpu_h = sum(s.cost_s for s in study.steps if s.device == "cpu") / 3600
-    console.print(f"{n_models} models; estimated GPU-hours: {gpu_hours(study.steps):.1f} (one H200-class GPU, bf16); "
-                  f"CPU-hours: {cpu_h:.2f}")
+    console.print(f"{n_models} models trained ({n_amortised} amortised, predicting {n_subsets} input sets; "
+                  f"pid.models: {study.cfg.pid_models}); estimated GPU-hours: {gpu_hours(study.steps):.1f} "
+                  f"(one H200-class GPU, bf16); CPU-hours: {cpu_h:.2f}")
+    console.print("the estimate assumes these training throughputs:")
+    for line in assumptions(study.steps, study.cfg):
+        console.print(f"  {line}")
 
 
 def study_cmd(

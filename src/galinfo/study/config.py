@@ -21,6 +21,7 @@ from galinfo.info.tuples import PAPER_TUPLES, TupleSpec, band_study_tuples
 
 DATASET_KINDS = ("mock", "path", "na10", "lcs", "table")
 PID_ESTIMATORS = ("model", "catalog")
+PID_MODELS = ("amortised", "dedicated")
 PRESETS = ("quickstart", "na10", "paper")
 
 
@@ -86,6 +87,10 @@ class StudyConfig:
     bootstrap: int = 200
     overrides: dict[str, Any] = field(default_factory=dict)
     smooth: str = "none"
+    pid_models: str = "amortised"
+    amortised_max_steps: int | None = None
+    amortised_image_max_steps: int | None = None
+    image_arch: str | None = None
     external_models: dict[str, str] = field(default_factory=dict)
     """Run folders of models trained outside galinfo (``galinfo import predictions``), by input set:
     used wherever the study needs a model of that input set, instead of training one."""
@@ -99,6 +104,13 @@ class StudyConfig:
             raise ConfigError(f"training.smooth {self.smooth!r} must be 'none', 'auto' or a width >= 0 "
                               "in target units") from None
         object.__setattr__(self, "smooth", str(self.smooth).strip().lower())
+        if self.pid_models not in PID_MODELS:
+            raise ConfigError(f"pid.models {self.pid_models!r} is not one of {', '.join(PID_MODELS)}")
+        if self.image_arch is not None:
+            from galinfo.models.networks import model_config
+
+            if model_config(self.image_arch).arch.startswith("mlp"):  # unknown names raise here too
+                raise ConfigError(f"training.image_arch {self.image_arch!r} is not an image architecture")
         if self.pid_estimator not in PID_ESTIMATORS:
             raise ConfigError(f"pid.estimator {self.pid_estimator!r} is not one of {', '.join(PID_ESTIMATORS)}")
         lo, hi = self.target_range
@@ -153,12 +165,14 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             ds_raw = {**ds_raw, "path": str(p if p.is_absolute() else (base_dir / p))}
         dataset = DatasetSpec(**ds_raw)
         train = _as_mapping(raw.get("training"), "training")
-        _check_keys(train, {"preset", "image_preset", "max_steps", "image_max_steps", "overrides", "smooth"},
-                    "training")
+        _check_keys(train, {"preset", "image_preset", "max_steps", "image_max_steps", "overrides", "smooth",
+                            "image_arch"}, "training")
         target = _as_mapping(raw.get("target"), "target")
         _check_keys(target, {"column", "range", "bins"}, "target")
         pid = _as_mapping(raw.get("pid"), "pid")
-        _check_keys(pid, {"tuples", "band_studies", "estimator", "bootstrap"}, "pid")
+        _check_keys(pid, {"tuples", "band_studies", "estimator", "bootstrap", "models", "amortised"}, "pid")
+        amortised = _as_mapping(pid.get("amortised"), "pid.amortised")
+        _check_keys(amortised, {"max_steps", "image_max_steps"}, "pid.amortised")
         tuples_raw = pid.get("tuples", [])
         if tuples_raw == "paper":
             tuples = PAPER_TUPLES
@@ -205,6 +219,10 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             bootstrap=int(pid.get("bootstrap", 200)),
             overrides=dict(train.get("overrides") or {}),
             smooth=str(train.get("smooth", "none")),
+            pid_models=str(pid.get("models", "amortised")),
+            amortised_max_steps=amortised.get("max_steps"),
+            amortised_image_max_steps=amortised.get("image_max_steps"),
+            image_arch=train.get("image_arch"),
             external_models=external,
         )
     except GalinfoError:

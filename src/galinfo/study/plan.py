@@ -15,13 +15,30 @@ from galinfo.data.inputs import parse_inputs
 from galinfo.info.tuples import plan_models
 from galinfo.study.config import StudyConfig
 
-# Rough throughput of training, in samples per second, used only for --dry-run estimates:
-# image encoders on one H200 (bf16, docs/performance.md) and on a 2-core CPU; tabular MLPs.
-_THROUGHPUT = {
-    ("paper", True, "gpu"): 8000.0,
-    ("paper", False, "gpu"): 200000.0,
-    ("cpu", True, "cpu"): 150.0,
-    ("cpu", False, "cpu"): 20000.0,
+
+@dataclass(frozen=True)
+class Throughput:
+    """Training samples per second of one kind of model on one device, and where the figure comes from."""
+
+    samples_per_s: float
+    source: str
+
+    @property
+    def assumed(self) -> bool:
+        return self.source.startswith("assumed")
+
+
+# Used only for --dry-run estimates. Keys: (device, encoder). 'measured' figures name the run that
+# measured them; 'assumed' ones were never measured on that hardware.
+THROUGHPUT: dict[tuple[str, str], Throughput] = {
+    ("gpu", "inception"): Throughput(8000.0, "assumed: paper inception, one H200, bf16 (never measured; "
+                                             "benchmarks/gpu_train_speed.sh measures it)"),
+    ("gpu", "cnn"): Throughput(30000.0, "assumed: plain CNN + apertures, one H200 (never measured)"),
+    ("gpu", "mlp"): Throughput(200000.0, "assumed: tabular MLP, one H200 (never measured)"),
+    ("cpu", "inception"): Throughput(45.0, "measured: inception_small, 2-core CPU, docs/performance.md"),
+    ("cpu", "cnn"): Throughput(200.0, "measured: cnn_small, 2-core CPU, docs/performance.md"),
+    ("cpu", "aperture"): Throughput(7000.0, "measured: aperture_mlp, 2-core CPU, docs/performance.md"),
+    ("cpu", "mlp"): Throughput(20000.0, "measured: mlp_small, 2-core CPU, docs/performance.md"),
 }
 # Samples per step and passes per sample: SCL runs the encoder on the input, its reconstruction and
 # an augmented copy (about 3 forward/backward passes) on batches of 64; the CE models on 128.
@@ -53,6 +70,10 @@ def model_step_name(objective: str, inputs: str) -> str:
     return f"model:{objective}:{inputs}"
 
 
+def amortised_step_name(family: str) -> str:
+    return f"model:amortised:{family}"
+
+
 def _training_steps(cfg: StudyConfig, has_images: bool) -> int:
     if has_images and cfg.image_max_steps:
         return int(cfg.image_max_steps)
@@ -61,13 +82,67 @@ def _training_steps(cfg: StudyConfig, has_images: bool) -> int:
     return _PAPER_STEPS if cfg.preset == "paper" else 3000
 
 
-def _model_cost(cfg: StudyConfig, objective: str, inputs: str) -> tuple[float, str]:
+def _encoder_kind(arch: str) -> str:
+    from galinfo.models.networks import model_config
+
+    mcfg = model_config(arch)
+    if arch.startswith("mlp"):
+        return "mlp"
+    if mcfg.image_trunk == "cnn":
+        return "cnn" if mcfg.cnn.widths else "aperture"
+    return "inception"
+
+
+def model_arch(cfg: StudyConfig, inputs: str) -> str:
+    """The architecture a study trains for ``inputs`` (recorded in each run's config)."""
+    from galinfo.models.networks import default_arch
+
+    has_images = parse_inputs(inputs).has_images
+    preset = (cfg.image_preset or cfg.preset) if has_images else cfg.preset
+    if has_images and cfg.image_arch:
+        return cfg.image_arch
+    return default_arch(has_images, preset)
+
+
+def _throughput(cfg: StudyConfig, inputs: str) -> tuple[Throughput, str]:
     has_images = parse_inputs(inputs).has_images
     preset = (cfg.image_preset or cfg.preset) if has_images else cfg.preset
     device = "gpu" if preset == "paper" else "cpu"
-    rate = _THROUGHPUT[("paper" if device == "gpu" else "cpu", has_images, device)]
-    samples = _training_steps(cfg, has_images) * _BATCH[objective] * _PASSES[objective]
-    return samples / rate, device
+    kind = _encoder_kind(model_arch(cfg, inputs))
+    if device == "gpu" and kind == "aperture":
+        kind = "cnn"
+    return THROUGHPUT[(device, kind)], device
+
+
+def _model_cost(cfg: StudyConfig, objective: str, inputs: str, steps: int | None = None,
+                batch: int | None = None) -> tuple[float, str]:
+    rate, device = _throughput(cfg, inputs)
+    steps = steps if steps is not None else _training_steps(cfg, parse_inputs(inputs).has_images)
+    samples = steps * (batch or _BATCH[objective]) * _PASSES[objective]
+    return samples / rate.samples_per_s, device
+
+
+AMORTISED_BATCH = {"cpu": 256, "gpu": 128}
+"""Batch of an amortised network: larger on a CPU (where steps, not samples, cost the time); on a GPU
+the paper's batch, so that a family gets the sample budget of one dedicated paper model."""
+
+
+def _amortised_steps(cfg: StudyConfig, has_images: bool) -> int:
+    if has_images and cfg.amortised_image_max_steps:
+        return int(cfg.amortised_image_max_steps)
+    if cfg.amortised_max_steps:
+        return int(cfg.amortised_max_steps)
+    return _training_steps(cfg, has_images)
+
+
+def assumptions(steps: list[Step], cfg: StudyConfig) -> list[str]:
+    """One line per throughput figure the cost estimate of ``steps`` rests on."""
+    seen: dict[str, None] = {}
+    for s in steps:
+        if s.kind == "model" and s.params.get("inputs"):
+            rate, device = _throughput(cfg, s.params["inputs"])
+            seen.setdefault(f"{device}: {rate.samples_per_s:g} samples/s ({rate.source})", None)
+    return list(seen)
 
 
 def plan_study(cfg: StudyConfig) -> list[Step]:
@@ -90,16 +165,44 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
                       "max_steps": _training_steps(cfg, has_images), "target": cfg.target,
                       "target_range": list(cfg.target_range), "n_bins": cfg.n_bins,
                       "overrides": cfg.overrides}
-            if cfg.smooth != "none":  # only then, so that the keys of raw-softmax studies stay as they were
+            if has_images and cfg.image_arch:  # only then, so that the keys of older studies stay as they were
+                params["arch"] = cfg.image_arch
+            if cfg.smooth != "none":
                 params["smooth"] = cfg.smooth
             steps.append(Step("model", name, params, ("dataset",), cost, device))
         return name
+
+    def add_amortised(needed: tuple[str, ...]) -> None:
+        """One amortised network per modality family, and a cheap prediction step per input set."""
+        from galinfo.models.amortised import plan_families
+
+        own = [m for m in needed if m not in cfg.external_models and model_step_name("ce", m) not in seen]
+        families = plan_families(own)
+        for family in dict.fromkeys(families.values()):
+            subsets = sorted(m for m, f in families.items() if f == family)
+            has_images = parse_inputs(family).has_images
+            preset = (cfg.image_preset or cfg.preset) if has_images else cfg.preset
+            n_steps = _amortised_steps(cfg, has_images)
+            batch = AMORTISED_BATCH[_throughput(cfg, family)[1]]
+            cost, device = _model_cost(cfg, "ce", family, n_steps, batch)
+            params = {"inputs": family, "objective": "ce", "amortised": True, "subsets": subsets,
+                      "preset": preset, "arch": model_arch(cfg, family), "seed": cfg.seed, "max_steps": n_steps,
+                      "batch_size": batch, "target": cfg.target,
+                      "target_range": list(cfg.target_range), "n_bins": cfg.n_bins, "overrides": cfg.overrides}
+            fam_step = amortised_step_name(family)
+            steps.append(Step("model", fam_step, params, ("dataset",), cost, device))
+            for m in subsets:
+                seen.add(model_step_name("ce", m))
+                sub = {"inputs": m, "family": family, "smooth": cfg.smooth}
+                steps.append(Step("subset", model_step_name("ce", m), sub, (fam_step,), 5.0))
 
     for latent in cfg.latent_models:
         m = add_model("scl", latent)
         steps.append(Step("knn", f"knn:{latent}", {"latent": latent}, (m,), 30.0))
     tuples = cfg.all_tuples
     if cfg.pid_estimator == "model":
+        if cfg.pid_models == "amortised":
+            add_amortised(plan_models(tuples))
         for inputs in plan_models(tuples):
             add_model("ce", inputs)
     for t in tuples:

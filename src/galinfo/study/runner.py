@@ -196,6 +196,22 @@ def _json_default(o: Any) -> Any:
 
 
 # -- executors ---------------------------------------------------------------------------------------
+def _run_subset(study: Study, step: Step) -> dict:
+    """Predictions of one input set by its family's amortised network, written where a dedicated
+    model's would be (so that every analysis reads them the same way)."""
+    from galinfo.models import evaluate, predict
+
+    p = step.params
+    family_run = study.model_dir("amortised", p["family"])
+    out = study.model_dir("ce", p["inputs"])
+    smooth = p.get("smooth")
+    predict(family_run, study.dataset_path, subset=p["inputs"], out=out,
+            smooth=None if smooth in (None, "none") else smooth)
+    metrics = evaluate(out)
+    return {"run": str(out), "inputs": p["inputs"], "objective": "ce", "amortised_from": p["family"],
+            "metrics": metrics}
+
+
 def _run_dataset(study: Study, step: Step) -> dict:
     cfg = study.cfg.dataset
     out = study.dataset_path
@@ -219,7 +235,8 @@ def _run_model(study: Study, step: Step) -> dict:
     from galinfo.models import evaluate, predict, train
 
     p = step.params
-    run = study.model_dir(p["objective"], p["inputs"])
+    amortised = bool(p.get("amortised"))
+    run = study.model_dir("amortised" if amortised else p["objective"], p["inputs"])
     key_file = run / "study_key"
     # the pdf smoothing is applied by predict: changing it must not throw the trained weights away
     train_key = replace(step, params={k: v for k, v in p.items() if k != "smooth"}).key(study.keys)
@@ -228,9 +245,17 @@ def _run_model(study: Study, step: Step) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     key_file.write_text(train_key)
     lo, hi = p["target_range"]
+    extra = {k: p[k] for k in ("arch", "batch_size") if k in p}
+    if amortised:
+        extra.update(amortised=True, subsets=tuple(p["subsets"]), lr_schedule="onecycle")
     train(study.dataset_path, run, inputs=p["inputs"], objective=p["objective"], preset=p["preset"],
           seed=p["seed"], max_steps=p["max_steps"], target=p["target"], target_low=lo, target_high=hi,
-          n_bins=p["n_bins"], progress=study.progress, **p["overrides"])
+          n_bins=p["n_bins"], progress=study.progress, **{**p["overrides"], **extra})
+    if amortised:  # its input sets are predicted by the 'subset' steps
+        history = json.loads((run / "history.json").read_text())
+        best = min(history, key=lambda h: h["val_ce"]) if history else {}
+        return {"run": str(run), "inputs": p["inputs"], "objective": "ce", "amortised": True,
+                "subsets": p["subsets"], "best_val_ce": best.get("val_ce"), "best_step": best.get("step")}
     predict(run, study.dataset_path, smooth=p.get("smooth"))
     metrics = evaluate(run)
     return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics}
@@ -330,7 +355,8 @@ def _run_report(study: Study, step: Step) -> dict:
         if s.kind != "report":
             by_kind.setdefault(s.kind, []).append(study.summaries[s.name])
     fig_dir = study.out / "figures"
-    models = by_kind.get("model", []) + [m for m in by_kind.get("external", []) if m["metrics"]]
+    models = ([m for m in by_kind.get("model", []) if not m.get("amortised")] + by_kind.get("subset", [])
+              + [m for m in by_kind.get("external", []) if m["metrics"]])
     est, pits = {}, {}
     for m in models:
         pred = read_predictions(m["run"])
@@ -398,6 +424,7 @@ EXECUTORS: dict[str, Callable[[Study, Step], dict]] = {
     "dataset": _run_dataset,
     "model": _run_model,
     "external": _run_external,
+    "subset": _run_subset,
     "knn": _run_knn,
     "pid": _run_pid,
     "report": _run_report,
