@@ -294,7 +294,15 @@ class Dataset:
     def feature_columns(self, input_set: InputSet | str) -> tuple[str, ...]:
         """The tabular feature columns a model of ``input_set`` uses on this dataset."""
         iset = parse_inputs(input_set)
-        return iset.resolve_columns(lambda c: self.n_missing(c) < self.n, lambda c: self.n_missing(c) == 0)
+        needed = np.ones(self.n, dtype=bool)  # galaxies a model of iset can use at all
+        for c in iset.required_columns:
+            if c in self.catalog.colnames:
+                needed &= np.isfinite(self.column(c))
+
+        def complete(c: str) -> bool:  # a companion is used when every such galaxy has it
+            return c in self.catalog.colnames and not np.any(needed & ~np.isfinite(self.column(c)))
+
+        return iset.resolve_columns(lambda c: self.n_missing(c) < self.n, complete)
 
     def features(self, input_set: InputSet | str, rows=None) -> np.ndarray:
         """Tabular features (float32, (n, n_features)); missing values in used rows raise."""
