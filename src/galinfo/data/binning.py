@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from galinfo.data.validate import plain
 from galinfo.errors import DataValidationError
 
 
@@ -43,7 +44,7 @@ class TargetBins:
         if bad.any():
             raise DataValidationError(
                 f"{int(bad.sum())} value(s) of {column} are non-finite or outside "
-                f"[{self.low}, {self.high}] (first: {y[bad][0]!r})"
+                f"[{plain(self.low)}, {plain(self.high)}] (first: {plain(y[bad][0])})"
             )
         idx = np.floor((y - self.low) / self.width).astype(np.int64)
         return np.clip(idx, 0, self.n_bins - 1)

@@ -17,6 +17,7 @@ from astropy.table import Table
 from galinfo.atomic import write_text
 from galinfo.data.binning import TargetBins
 from galinfo.data.inputs import parse_inputs
+from galinfo.data.validate import in_range, plain
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.aggregate import binned, summarize
 from galinfo.info.pid import ATOMS
@@ -84,8 +85,10 @@ def estimate_table(
     rows = np.arange(dataset.n)
     for name in spec.models:
         rows = dataset.complete_rows(name, rows)
+    left_out = {"an input missing": dataset.n - len(rows)}
     y_all = dataset.column(target, rows)
-    ok = np.isfinite(y_all) & (y_all >= bins.low) & (y_all <= bins.high)
+    ok = in_range(y_all, bins.low, bins.high)
+    left_out[f"{target} missing or outside [{plain(bins.low)}, {plain(bins.high)}]"] = int((~ok).sum())
     rows, y = rows[ok], y_all[ok]
     n_dropped = dataset.n - len(rows)
     if n_dropped:
@@ -104,6 +107,7 @@ def estimate_table(
     )
     t.meta.update(source1=spec.source1, source2=spec.source2, union=spec.union, method="estimate",
                   ndropped=n_dropped, target=target)
+    t.meta["left_out"] = {why: n for why, n in left_out.items() if n}
     return t
 
 
@@ -114,7 +118,7 @@ def run_pid(
     *,
     runs: Sequence[str | os.PathLike] | None = None,
     estimate: bool = False,
-    prior: str = "full",
+    prior: str | None = None,
     split: str | None = None,
     measure: str = "mmi_pointwise",
     n_boot: int = 1000,
@@ -123,7 +127,12 @@ def run_pid(
     seed: int = 0,
     estimate_kwargs: dict | None = None,
 ) -> dict[str, Path]:
-    """Decompose one tuple and write ``pid.fits``, ``summary.ecsv``, binned tables and figures."""
+    """Decompose one tuple and write ``pid.fits``, ``summary.ecsv``, binned tables and figures.
+
+    ``prior``: ``"full"`` or ``"train"``; default ``"full"`` with ``runs`` (the paper) and the
+    estimator's own default (the training folds) with ``estimate``. ``pid_run.json`` records the
+    prior used and the galaxies left out per reason.
+    """
     from galinfo.data.dataset import Dataset
     from galinfo.info.plots import plot_atom_bars, plot_stack
 
@@ -139,14 +148,20 @@ def run_pid(
         for p, want in zip(preds, spec.models, strict=True):
             if parse_inputs(p.input_set).name != want:
                 raise ConfigError(f"run of {p.input_set} given where tuple {spec.label} needs {want}")
+        prior = prior or "full"
         table = pid_table(*preds, prior=prior, split=split or "test", measure=measure)
         table.meta["method"] = "runs"
     else:
-        table = estimate_table(ds, spec, measure=measure, seed=seed, **(estimate_kwargs or {}))
+        kwargs = dict(estimate_kwargs or {})
+        if prior is not None:
+            kwargs["prior"] = prior
+        prior = kwargs.get("prior", "train")
+        table = estimate_table(ds, spec, measure=measure, seed=seed, **kwargs)
         if split not in (None, "all"):
             from galinfo.info.table import _rows_of
 
             table = table[_rows_of(np.asarray(table["split"]).astype(str), split)]
+    left_out = table.meta.pop("left_out", {})
     table = add_catalog_columns(table, ds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -167,7 +182,8 @@ def run_pid(
     run_record = {"tuple": spec.label, "models": spec.models, "prior": prior, "split": split,
                   "measure": measure, "n_boot": n_boot, "ci": ci, "seed": seed,
                   "dataset": str(dataset_path), "dataset_checksum": ds.checksum,
-                  "runs": [str(r) for r in runs or []], "estimate": bool(estimate)}
+                  "runs": [str(r) for r in runs or []], "estimate": bool(estimate),
+                  "n": len(table), "left_out": left_out}
     write_text(out / "pid_run.json", json.dumps(run_record, indent=2))
     files["config"] = out / "pid_run.json"
     log.info("mean atoms (all): %s", {a: float(summary[a][0]) for a in ATOMS})

@@ -80,14 +80,28 @@ class Predictions:
         """Boolean mask of the rows in ``split``."""
         return self.split == split
 
-    def align(self, objid: np.ndarray) -> np.ndarray:
-        """Row indices of these predictions for the given objids (all must be present)."""
+    def find(self, objid: np.ndarray) -> np.ndarray:
+        """Row indices of these predictions for the given objids, -1 where an objid is absent."""
         objid = np.asarray(objid, dtype=np.int64)
+        if len(self.objid) == 0:
+            return np.full(len(objid), -1, dtype=np.int64)
         order = np.argsort(self.objid, kind="stable")
         pos = np.searchsorted(self.objid, objid, sorter=order)
         pos = np.clip(pos, 0, len(order) - 1)
-        rows = order[pos]
-        missing = self.objid[rows] != objid
+        rows = order[pos].astype(np.int64)
+        rows[self.objid[rows] != objid] = -1
+        return rows
+
+    def duplicated_objids(self) -> np.ndarray:
+        """The objids that appear more than once (should be none)."""
+        uniq, counts = np.unique(self.objid, return_counts=True)
+        return uniq[counts > 1]
+
+    def align(self, objid: np.ndarray) -> np.ndarray:
+        """Row indices of these predictions for the given objids (all must be present)."""
+        objid = np.asarray(objid, dtype=np.int64)
+        rows = self.find(objid)
+        missing = rows < 0
         if missing.any():
             raise DataValidationError(
                 f"{int(missing.sum())} objid(s) are not in the predictions of {self.input_set} "

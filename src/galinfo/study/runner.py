@@ -216,7 +216,7 @@ def _run_model(study: Study, step: Step) -> dict:
     if run.exists() and (not key_file.exists() or key_file.read_text() != train_key):
         shutil.rmtree(run)  # a run of other settings: start again
     run.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(train_key)
+    write_text_atomic(key_file, train_key)
     lo, hi = p["target_range"]
     train(study.dataset_path, run, inputs=p["inputs"], objective=p["objective"], preset=p["preset"],
           seed=p["seed"], max_steps=p["max_steps"], target=p["target"], target_low=lo, target_high=hi,
