@@ -144,7 +144,7 @@ def require_finite(values, name: str) -> np.ndarray:
     ok = np.isfinite(arr) if arr.ndim <= 1 else np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
     if not ok.all():
         bad = np.flatnonzero(~ok)
-        raise DataValidationError(f"{name} has {bad.size} NaN/inf value(s) (first row {int(bad[0])})")
+        raise DataValidationError(f"{name} has {bad.size} non-finite (NaN/inf) value(s) (first row {int(bad[0])})")
     return arr
 
 

@@ -21,7 +21,7 @@ from galinfo.data.validate import in_range, plain
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.aggregate import binned, summarize
 from galinfo.info.pid import ATOMS
-from galinfo.info.table import per_galaxy_table, pid_table, write_table
+from galinfo.info.table import _rows_of, per_galaxy_table, pid_table, write_table
 from galinfo.info.tuples import TupleSpec
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,11 @@ def run_pid(
         prior = prior or "full"
         table = pid_table(*preds, prior=prior, split=split or "test", measure=measure)
         table.meta["method"] = "runs"
+        in_split = _rows_of(ds.split, split or "test")
+        absent = int((preds[2].find(ds.objid[in_split]) < 0).sum())
+        if absent:  # galaxies of the split that the union model could not see (an input missing)
+            table.meta["left_out"] = {f"not in the predictions of {preds[2].input_set}": absent,
+                                      **table.meta.get("left_out", {})}
     else:
         kwargs = dict(estimate_kwargs or {})
         if prior is not None:
@@ -158,8 +163,6 @@ def run_pid(
         prior = kwargs.get("prior", "train")
         table = estimate_table(ds, spec, measure=measure, seed=seed, **kwargs)
         if split not in (None, "all"):
-            from galinfo.info.table import _rows_of
-
             table = table[_rows_of(np.asarray(table["split"]).astype(str), split)]
     left_out = table.meta.pop("left_out", {})
     table = add_catalog_columns(table, ds)

@@ -37,6 +37,7 @@ import h5py
 import numpy as np
 
 from galinfo.atomic import atomic_path
+from galinfo.data.validate import in_range
 from galinfo.errors import DataValidationError
 from galinfo.knn.adaptive import AdaptiveKNN
 from galinfo.models.outputs import Predictions
@@ -72,7 +73,7 @@ def run_adaptive_knn(
     # training galaxies whose target lies in the bins (a log M* < 6 has no bin to vote for)
     b = pred.bins
     t = pred.target
-    train = np.flatnonzero(pred.mask("train") & np.isfinite(t) & (t >= b.low) & (t <= b.high))
+    train = np.flatnonzero(pred.mask("train") & in_range(t, b.low, b.high))
     if train.size < 2:
         raise DataValidationError(f"predictions have {train.size} train rows; need at least 2")
     model = AdaptiveKNN(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from galinfo.data.dataset import Dataset, sha256_file
+from galinfo.data.validate import in_range
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.report.html import write_text_atomic
 from galinfo.study.config import StudyConfig
@@ -201,8 +202,11 @@ def _run_dataset(study: Study, step: Step) -> dict:
         fn = {"na10": importers.import_na10, "lcs": importers.import_lcs, "table": importers.import_table}[cfg.kind]
         fn(cfg.path, out, seed=cfg.seed, overwrite=True)
     ds = Dataset.open(out)
+    prov = ds.manifest.get("provenance", {})
     return {"path": str(out), "n": ds.n, "n_per_split": ds.manifest["n_per_split"], "checksum": ds.checksum,
-            "has_images": ds.has_images, "kind": cfg.kind, "provenance": ds.manifest.get("provenance", {})}
+            "has_images": ds.has_images, "kind": cfg.kind, "provenance": prov,
+            "left_out": {f"dropped at import: {why}": n for why, n in (prov.get("dropped") or {}).items() if n},
+            "masked": {c: sum(r.values()) for c, r in (prov.get("masked") or {}).items()}}
 
 
 def _run_model(study: Study, step: Step) -> dict:
@@ -223,7 +227,20 @@ def _run_model(study: Study, step: Step) -> dict:
           n_bins=p["n_bins"], progress=study.progress, **p["overrides"])
     predict(run, study.dataset_path, smooth=p.get("smooth"))
     metrics = evaluate(run)
-    return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics}
+    return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics,
+            "left_out": _model_left_out(run, study.summaries["dataset"]["n"], lo, hi)}
+
+
+def _model_left_out(run: Path, n_dataset: int, lo: float, hi: float) -> dict[str, int]:
+    """Galaxies a model left out, per reason: no prediction (an input missing), and no defined
+    ln q (target missing or outside the bins: not trained on, left out of information measures)."""
+    from galinfo.models.outputs import read_predictions
+
+    pred = read_predictions(run)
+    counts = {"an input missing (no prediction)": n_dataset - len(pred),
+              f"{pred.target_column} missing or outside [{lo:g}, {hi:g}] (not trained on, ln q undefined)":
+                  int((~np.isfinite(pred.log_q_true)).sum())}
+    return {why: n for why, n in counts.items() if n}
 
 
 def _run_knn(study: Study, step: Step) -> dict:
@@ -237,10 +254,13 @@ def _run_knn(study: Study, step: Step) -> dict:
     kmax = int(min(2000, max(10, n_train // 4)))
     _, arrays = run_adaptive_knn(pred, kmax=kmax)
     write_knn(study.step_dir(step) / "knn.h5", arrays, {"kmax": kmax, "input_set": pred.input_set})
-    test = pred.mask("test") & np.isfinite(pred.target)
+    test = pred.mask("test") & in_range(pred.target, pred.bins.low, pred.bins.high)
     raw_pit = pit(pred.pdf[test], pred.bins, pred.target[test]) if pred.pdf is not None else None
+    n_undefined = int((pred.mask("test") & ~test).sum())
     return {
         "latent": pred.input_set, "kmax": kmax, "n_test": int(test.sum()),
+        "left_out": {f"test galaxies with {pred.target_column} missing or outside the bins": n_undefined}
+        if n_undefined else {},
         "pit_w1_softmax": float(pit_wasserstein(raw_pit)) if raw_pit is not None else None,
         "pdf_smoothing": float(pred.pdf_smoothing),
         "pit_w1_knn": float(pit_wasserstein(arrays["pit"][test])),
@@ -266,8 +286,10 @@ def _run_pid(study: Study, step: Step) -> dict:
         files = run_pid(study.dataset_path, t, study.step_dir(step), estimate=True, **kwargs)
     summary = Table.read(files["summary"])
     figures = [str(files[k]) for k in ("stack_logmstar", "stack_mag_r") if k in files]
+    record = json.loads(Path(files["config"]).read_text())
     return {"tuple": t.label, "source1": t.source1, "source2": t.source2, "estimator": p["estimator"],
-            "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures}
+            "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures,
+            "left_out": record.get("left_out", {})}
 
 
 def _table_records(table) -> list[dict]:
@@ -326,7 +348,10 @@ def _run_report(study: Study, step: Step) -> dict:
     for kind, builder in SECTION_BUILDERS.items():
         if by_kind.get(kind):
             sections.append(builder(study, by_kind[kind]))
+    left_out = {s.name: study.summaries[s.name].get("left_out", {}) for s in study.steps if s.kind != "report"}
+    sections.insert(1, rep.left_out_section(left_out, study.summaries["dataset"].get("masked", {})))
     results = {
+        "left_out": left_out,
         "dataset": study.summaries["dataset"],
         "estimation": {f"{m['objective']}:{m['inputs']}": m["metrics"] for m in models},
         "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
