@@ -93,6 +93,12 @@ def test_corrupt_catalog_is_one_line_exit_2(tmp_path, catalog):
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "catalog.fits" in res.stderr
     assert "Traceback" not in res.stderr
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(f"name: x\ndataset: {{kind: path, path: {path}}}\npid: {{tuples: ['M_ugriz,Morph']}}\n")
+    res = subprocess.run([sys.executable, "-m", "galinfo.cli", "study", str(cfg), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before any work
 
 
 def test_overwrite_keeps_the_old_dataset_until_the_new_one_is_in_place(tmp_path, catalog, monkeypatch):

@@ -139,8 +139,8 @@ class Study:
     # -- running -------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Run every step not yet done; return the report's results."""
-        self.out.mkdir(parents=True, exist_ok=True)
         self.check_before_data()
+        self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.out / "study.json", json.dumps(_config_dict(self.cfg), indent=1, default=str))
         self.compute_keys()
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
