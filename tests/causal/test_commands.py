@@ -102,7 +102,7 @@ def test_local_tests_with_galaxies_missing_from_the_predictions(tmp_path):
                        latent=full.latent[keep])
     s = local_tests(part, ds, "ab_r", k=30, n_perm=5, out=tmp_path / "out")
     assert s["n_tested"] == ds.n - 3 and s["paper"]["n_galaxies"] == ds.n - 3
-    assert s["left_out"]["not in the predictions of M_ugriz (an input missing)"] == 3
+    assert s["left_out"]["no latent in M_ugriz (an input missing)"] == 3
     n_ref_missing = int(np.sum(~np.isfinite(ds.column("ab_r")) & (ds.split == "train")))
     assert s["left_out"].get("training galaxies without logmstar, ab_r (not used as neighbours)", 0) == n_ref_missing
     t = Table.read(s["files"]["table"])

@@ -75,7 +75,7 @@ def test_missing_objid_and_mismatches_raise():
     p1 = shuffled(preds["a"], np.flatnonzero(keep))
     t = pid_table(p1, preds["b"], preds["ab"])  # a galaxy without an input is left out, and counted
     assert len(t) == int((preds["ab"].split == "test").sum()) - 1
-    assert t.meta["left_out"] == {"not in the predictions of M_ugriz": 1}
+    assert t.meta["left_out"] == {"an input of M_ugriz missing": 1}
     other = Predictions(objid=preds["b"].objid, split=preds["b"].split, target=preds["b"].target + 0.1,
                         log_q_true=preds["b"].log_q_true, bins=TargetBins(), input_set="Morph")
     with pytest.raises(DataValidationError, match="differs"):

@@ -99,13 +99,13 @@ def test_small_study_on_the_imported_defect_mock(defect_data, tmp_path):
     union_cols = list(back.feature_columns("M_ugriz|Morph"))
     has_union = np.all([np.isfinite(back.column(c)) for c in union_cols], axis=0)
     pid_left = left["pid:M_ugriz,Morph"]
-    assert pid_left.get("not in the predictions of M_ugriz|Morph", 0) == int(np.sum(test & ~has_union))
+    assert pid_left.get("an input of M_ugriz|Morph missing", 0) == int(np.sum(test & ~has_union))
     assert pid_left.get("logmstar missing or outside [6, 12.5]", 0) == int(
         np.sum(test & has_union & ~((y >= 6) & (y <= 12.5))))
     n_pid = results["pid"]["<M_ugriz, Morph>"][0]["n"]
     assert n_pid == int(test.sum()) - sum(pid_left.values())
     for q in results["causal"].values():
-        assert q["n_tested"] + q["left_out"].get("not in the predictions of M_ugriz (an input missing)", 0) == back.n
+        assert q["n_tested"] + q["left_out"].get("no latent in M_ugriz (an input missing)", 0) == back.n
         assert np.isfinite(q["calibrated"]["global_pvalue"])
     assert "Galaxies left out, per step" in (out / "report.html").read_text()
 

@@ -41,7 +41,7 @@ def local_tests(pred, ds, query: str, *, given: str | None = None, target: str =
     takes E[Y | S] from the model's own pdf mean, a function of S that the estimator head learned from
     all training galaxies, instead of re-fitting a regression of Y on S (whose error, correlated
     with that of X_q's regression inside a neighbourhood, biases the test); X_q is still regressed
-    on S by cross-fitting. Galaxies absent from the predictions (an input missing) are left out;
+    on S by cross-fitting. Galaxies without a latent (an input missing) are left out;
     training galaxies without the target or a query value are not used as neighbours; both are
     counted in ``summary["left_out"]``. Writes ``local_<query>[_given_<given>].fits`` (per galaxy, keyed by
     objid) and ``.json`` (summary) into ``out`` when given; returns the summary.
@@ -68,7 +68,7 @@ def local_tests(pred, ds, query: str, *, given: str | None = None, target: str =
     split = ds.split[use]
     train = np.flatnonzero(split == "train")
     ref_ok = defined_rows(y[train], x_q[train], x_c[train] if x_c is not None else None)
-    left_out = {f"not in the predictions of {pred.input_set} (an input missing)": int(ds.n - use.size),
+    left_out = {f"no latent in {pred.input_set} (an input missing)": int(ds.n - use.size),
                 "training galaxies without " + ", ".join(c for c in (target, query, given) if c)
                 + " (not used as neighbours)": int((~ref_ok).sum())}
     if train.size <= k:

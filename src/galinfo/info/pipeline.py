@@ -153,9 +153,10 @@ def run_pid(
         table.meta["method"] = "runs"
         in_split = _rows_of(ds.split, split or "test")
         absent = int((preds[2].find(ds.objid[in_split]) < 0).sum())
-        if absent:  # galaxies of the split that the union model could not see (an input missing)
-            table.meta["left_out"] = {f"not in the predictions of {preds[2].input_set}": absent,
-                                      **table.meta.get("left_out", {})}
+        if absent:  # galaxies of the split without a row in the union's predictions
+            counts = dict(table.meta.get("left_out", {}))
+            key = f"an input of {preds[2].input_set} missing"
+            table.meta["left_out"] = {key: counts.pop(key, 0) + absent, **counts}
     else:
         kwargs = dict(estimate_kwargs or {})
         if prior is not None:

@@ -47,8 +47,8 @@ def pid_table(
     histogram of the target over every galaxy of ``p12`` with a defined target (the paper),
     ``"train"`` = its training split only.
 
-    Galaxies with a missing or out-of-bin target, absent from ``p1`` or ``p2`` (an input missing),
-    or with an undefined ``log_q_true`` are left out; ``meta["left_out"]`` counts them per reason.
+    Galaxies with a missing or out-of-bin target, without outputs (or absent) in a model (an input
+    missing), or with an undefined ``log_q_true`` are left out; ``meta["left_out"]`` counts them per reason.
     The three runs must share the dataset checksum and have unique objids.
     """
     bins: TargetBins = p12.bins
@@ -82,12 +82,14 @@ def pid_table(
         raise DataValidationError(f"no galaxy of {p12.input_set} is in split {split!r}")
     left_out = {f"{column} missing or outside [{plain(bins.low)}, {plain(bins.high)}]": int((~defined[sel]).sum())}
     sel = sel[defined[sel]]
-    rows = {"i12": sel}
-    for key, pred in (("i1", p1), ("i2", p2)):
+    rows: dict[str, np.ndarray] = {}
+    for key, pred in (("i12", p12), ("i1", p1), ("i2", p2)):
         r = pred.find(p12.objid[sel])
-        left_out[f"not in the predictions of {pred.input_set}"] = int((r < 0).sum())
-        sel, rows = sel[r >= 0], {k: v[r >= 0] for k, v in rows.items()}
-        rows[key] = r[r >= 0]
+        found = r >= 0
+        found[found] = pred.predicted()[r[found]]
+        left_out[f"an input of {pred.input_set} missing"] = int((~found).sum())
+        sel, rows = sel[found], {k: v[found] for k, v in rows.items()}
+        rows[key] = r[found]
     ok = defined_rows(*(pred.log_q_true[rows[key]] for key, pred in (("i1", p1), ("i2", p2), ("i12", p12))))
     left_out["log q undefined in a model"] = int((~ok).sum())
     sel, rows = sel[ok], {k: v[ok] for k, v in rows.items()}
@@ -176,5 +178,9 @@ def latent_copula_pid(
         raise DataValidationError(f"no galaxy of {p1.input_set} is in split {split!r}")
     objid = p1.objid[sel]
     r2 = p2.align(objid)
-    s12 = None if p12 is None else p12.latent[p12.align(objid)]
+    r12 = None if p12 is None else p12.align(objid)
+    ok = defined_rows(p1.latent[sel], p2.latent[r2], p1.target[sel], None if p12 is None else p12.latent[r12])
+    if not ok.all():  # galaxies without a latent in a model (an input missing) or without a target
+        sel, r2, r12 = sel[ok], r2[ok], None if r12 is None else r12[ok]
+    s12 = None if p12 is None else p12.latent[r12]
     return gaussian_copula_pid(p1.latent[sel], p2.latent[r2], p1.target[sel], s12)

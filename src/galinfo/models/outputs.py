@@ -1,7 +1,9 @@
 """Per-galaxy outputs of a trained model: ``RUN/predictions.h5``.
 
 This file is the contract between models and the analyses (KNN, causal tests, information
-decomposition). One row per galaxy of the dataset (every split), keyed by ``objid``:
+decomposition). One row per galaxy of the dataset (every split), keyed by ``objid``; a galaxy that
+lacks an input of the model has NaN outputs (``Predictions.predicted()`` is False there), one whose
+target is missing or outside the bins has ``log_q_true = NaN``:
 
 ==============  ==============  ==========================================================
 dataset         shape / dtype   meaning
@@ -75,6 +77,14 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.objid)
+
+    def predicted(self) -> np.ndarray:
+        """Boolean mask of the rows with model outputs (a galaxy lacking an input has NaN outputs)."""
+        for values in (self.pdf_mean, self.latent):
+            if values is not None:
+                v = np.asarray(values)
+                return np.isfinite(v) if v.ndim == 1 else np.isfinite(v.reshape(len(v), -1)).all(axis=1)
+        return np.ones(len(self.objid), dtype=bool)
 
     def mask(self, split: str) -> np.ndarray:
         """Boolean mask of the rows in ``split``."""

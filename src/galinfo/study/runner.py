@@ -237,9 +237,10 @@ def _model_left_out(run: Path, n_dataset: int, lo: float, hi: float) -> dict[str
     from galinfo.models.outputs import read_predictions
 
     pred = read_predictions(run)
-    counts = {"an input missing (no prediction)": n_dataset - len(pred),
+    has = pred.predicted()
+    counts = {"an input missing (no prediction)": n_dataset - len(pred) + int((~has).sum()),
               f"{pred.target_column} missing or outside [{lo:g}, {hi:g}] (not trained on, ln q undefined)":
-                  int((~np.isfinite(pred.log_q_true)).sum())}
+                  int((has & ~np.isfinite(pred.log_q_true)).sum())}
     return {why: n for why, n in counts.items() if n}
 
 
@@ -254,13 +255,15 @@ def _run_knn(study: Study, step: Step) -> dict:
     kmax = int(min(2000, max(10, n_train // 4)))
     _, arrays = run_adaptive_knn(pred, kmax=kmax)
     write_knn(study.step_dir(step) / "knn.h5", arrays, {"kmax": kmax, "input_set": pred.input_set})
-    test = pred.mask("test") & in_range(pred.target, pred.bins.low, pred.bins.high)
+    has = pred.predicted()
+    test = pred.mask("test") & has & in_range(pred.target, pred.bins.low, pred.bins.high)
     raw_pit = pit(pred.pdf[test], pred.bins, pred.target[test]) if pred.pdf is not None else None
-    n_undefined = int((pred.mask("test") & ~test).sum())
+    left_out = {"test galaxies without a latent (an input missing)": int((pred.mask("test") & ~has).sum()),
+                f"test galaxies with {pred.target_column} missing or outside the bins":
+                    int((pred.mask("test") & has & ~test).sum())}
     return {
         "latent": pred.input_set, "kmax": kmax, "n_test": int(test.sum()),
-        "left_out": {f"test galaxies with {pred.target_column} missing or outside the bins": n_undefined}
-        if n_undefined else {},
+        "left_out": {why: n for why, n in left_out.items() if n},
         "pit_w1_softmax": float(pit_wasserstein(raw_pit)) if raw_pit is not None else None,
         "pdf_smoothing": float(pred.pdf_smoothing),
         "pit_w1_knn": float(pit_wasserstein(arrays["pit"][test])),
@@ -323,7 +326,7 @@ def _run_report(study: Study, step: Step) -> dict:
     est, pits = {}, {}
     for m in models:
         pred = read_predictions(m["run"])
-        test = pred.mask("test") & np.isfinite(pred.target)
+        test = pred.mask("test") & np.isfinite(pred.target) & pred.predicted()
         est[f"{m['objective']}: {m['inputs']}"] = (pred.target[test], pred.pdf_mean[test])
         if m["objective"] == "scl" and pred.pdf is not None:
             pits[f"softmax {m['inputs']}"] = (pred.pdf[test], pred.bins.edges, pred.target[test])
