@@ -45,8 +45,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/causal_mock"))
     args = ap.parse_args()
 
-    from galinfo.causal.discovery import discover, score_graph
-    from galinfo.causal.pipeline import catalogue_variable, local_tests, project_dag
+    from galinfo.causal.discovery import discover, project_dag, score_graph
+    from galinfo.causal.pipeline import catalogue_variable, local_tests
     from galinfo.data.dataset import Dataset
     from galinfo.mock import generate
     from galinfo.models import predict, train

@@ -35,6 +35,7 @@ def make_catalog(n: int = 60, seed: int = 0):
         t[f"magerr_{b}"] = rng.uniform(0.01, 0.1, n)
         for q in MORPH_QUANTITIES:
             t[f"{q}_{b}"] = rng.uniform(0.3, 5.0, n)
+        t[f"ab_{b}"] = rng.uniform(0.1, 1.0, n)  # an axis ratio b/a is at most 1
     for w in ("w1", "w2", "w3"):
         t[w] = rng.uniform(12, 16, n)
         t[f"{w}err"] = rng.uniform(0.01, 0.1, n)

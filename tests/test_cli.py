@@ -4,11 +4,11 @@ import subprocess
 import sys
 
 import pytest
-from tests.conftest import NA10_FITS, make_catalog, require_real
 from typer.testing import CliRunner
 
 from galinfo.cli import app
 from galinfo.data.dataset import write_dataset
+from tests.conftest import NA10_FITS, make_catalog, require_real
 
 runner = CliRunner()
 

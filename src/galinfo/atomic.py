@@ -38,3 +38,15 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def save_figure(fig, stem: str | os.PathLike, *, dpi: int = 130, formats=("png", "pdf"), **savefig_kw) -> list[Path]:
+    """Save a matplotlib figure as ``stem.png`` / ``stem.pdf``, each atomically; return the paths."""
+    stem = Path(stem)
+    out = []
+    for ext in formats:
+        path = stem.with_suffix(f".{ext}")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=ext, **savefig_kw)
+        out.append(path)
+    return out

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from galinfo.data.binning import TargetBins
+from galinfo.data.validate import require_finite
 from galinfo.errors import DataValidationError
 
 MAD_TO_SIGMA = 1.4826
@@ -32,10 +33,7 @@ def _as_1d(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise DataValidationError(f"{name} must be 1-D, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        bad = np.flatnonzero(~np.isfinite(x))
-        raise DataValidationError(f"{name} has {bad.size} NaN/inf value(s) (first index {bad[0]})")
-    return x
+    return require_finite(x, name)
 
 
 def _pair(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -86,3 +86,24 @@ def test_local_tests_take_e_y_given_s_from_the_model_mean(tmp_path):
     assert given["y_given_s"] == "cross-fitted regression on S, X_c"
     # with the model mean, Y - E[Y|S] is exactly 0 here, so no local correlation is defined
     assert np.isnan(with_model["calibrated"]["mean_r"]) and np.isfinite(refit["calibrated"]["mean_r"])
+
+
+def test_local_tests_with_galaxies_missing_from_the_predictions(tmp_path):
+    """predict leaves galaxies without an input out; local_tests tests the others and counts them."""
+    from galinfo.causal.pipeline import local_tests
+    from galinfo.models.outputs import read_predictions
+
+    ds, run = _setup(tmp_path, n=300)
+    full = read_predictions(run)
+    keep = np.ones(len(full), dtype=bool)
+    keep[[0, 5, 17]] = False  # three galaxies had an input missing
+    part = Predictions(objid=full.objid[keep], split=full.split[keep], target=full.target[keep],
+                       log_q_true=full.log_q_true[keep], bins=full.bins, input_set=full.input_set,
+                       latent=full.latent[keep])
+    s = local_tests(part, ds, "ab_r", k=30, n_perm=5, out=tmp_path / "out")
+    assert s["n_tested"] == ds.n - 3 and s["paper"]["n_galaxies"] == ds.n - 3
+    assert s["left_out"]["no latent in M_ugriz (an input missing)"] == 3
+    n_ref_missing = int(np.sum(~np.isfinite(ds.column("ab_r")) & (ds.split == "train")))
+    assert s["left_out"].get("training galaxies without logmstar, ab_r (not used as neighbours)", 0) == n_ref_missing
+    t = Table.read(s["files"]["table"])
+    assert len(t) == ds.n - 3 and not np.isin(full.objid[~keep], np.asarray(t["objid"])).any()

@@ -72,3 +72,18 @@ def test_discover_rejects_bad_input():
     x[3, 1] = np.nan
     with pytest.raises(DataValidationError, match="b"):
         discover(x, NAMES, test="fisherz")
+
+
+def test_score_projects_the_truth_onto_the_observed_nodes():
+    """On the mock every measured column's parent is the unobserved image: restricting the truth to
+    the observed nodes leaves no edge, so a correct graph would score precision 0. The projection
+    makes a <- hidden -> b an adjacency and hidden chains a -> h -> c a directed edge."""
+    truth = {"nodes": {"images": {"parents": ["m"]}, "a": {"parents": ["images"]},
+                       "b": {"parents": ["images"]}, "h": {"parents": ["a"]}, "c": {"parents": ["h"]},
+                       "m": {"parents": []}}}
+    g = DiscoveredGraph(["a", "b", "c"], [("a", "b", "tail", "tail"), ("a", "c", "tail", "arrow")],
+                        method="pc", test="fisherz", alpha=0.05, n_samples=100)
+    s = score_graph(g, truth)
+    assert s["adjacency_precision"] == 1.0 and s["adjacency_recall"] == 1.0
+    assert s["n_true_directed"] == 1 and s["n_true_confounded"] == 1 and s["shd"] == 0
+    assert s["arrowhead_precision"] == 1.0

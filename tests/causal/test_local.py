@@ -177,3 +177,13 @@ def test_latent_neighbours_include_self_and_match_sklearn():
     nb = latent_neighbours(s, k=10)
     assert nb.shape == (300, 10) and np.all(nb[:, 0] == np.arange(300))
     np.testing.assert_array_equal(np.sort(nb, 1), np.sort(_neighbours(s, 10), 1))
+
+
+def test_no_testable_neighbourhood_gives_a_nan_pvalue():
+    """With fewer valid neighbours than min_valid everywhere, nothing was tested: p is NaN, not
+    the smallest possible value (a silent 'dependent')."""
+    s, y, x_q, _, _ = make_null(300, seed=2)
+    nb = _neighbours(s, 8)
+    res = calibrated_local_test(nb, y, x_q, residuals=(y, x_q), n_perm=20, n_perm_global=20, min_valid=10)
+    assert np.isnan(res.statistic) and np.isnan(res.global_pvalue)
+    assert res.summary()["n_tested"] == 0

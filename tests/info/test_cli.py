@@ -86,3 +86,25 @@ def test_pid_bad_options(dataset, tmp_path):
         run_pid(dataset, spec, tmp_path / "x")
     with pytest.raises(ConfigError, match="catalogue inputs only"):
         run_pid(dataset, TupleSpec.parse("I_ugriz,M_W123"), tmp_path / "x", estimate=True)
+
+
+@pytest.mark.parametrize("given, used", [(None, "train"), ("full", "full"), ("train", "train")])
+def test_prior_reaches_the_estimator(dataset, tmp_path, monkeypatch, given, used):
+    """--prior was silently ignored with --estimate: the estimator always used its default."""
+    import json
+
+    import galinfo.info.estimate as estimate_mod
+
+    seen = []
+
+    def fake(X, y, *, prior="train", seed=0, **kw):
+        seen.append(prior)
+        return 0.2 * np.asarray(X)[:, 0] - 2.0 + 0.1 * len(seen)
+
+    monkeypatch.setattr(estimate_mod, "estimate_pointwise_mi", fake)
+    args = ["pid", str(dataset), "--tuple", "M_ugriz,Morph", "--estimate", "--out", str(tmp_path / "o"),
+            "--n-boot", "50", "--min-count", "5"] + (["--prior", given] if given else [])
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert seen == [used] * 3
+    assert json.loads((tmp_path / "o" / "pid_run.json").read_text())["prior"] == used

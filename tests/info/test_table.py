@@ -73,8 +73,9 @@ def test_missing_objid_and_mismatches_raise():
     preds, objid, *_ = make_predictions()
     keep = np.arange(len(objid)) != np.flatnonzero(preds["ab"].split == "test")[0]
     p1 = shuffled(preds["a"], np.flatnonzero(keep))
-    with pytest.raises(DataValidationError, match="not in the predictions of M_ugriz"):
-        pid_table(p1, preds["b"], preds["ab"])
+    t = pid_table(p1, preds["b"], preds["ab"])  # a galaxy without an input is left out, and counted
+    assert len(t) == int((preds["ab"].split == "test").sum()) - 1
+    assert t.meta["left_out"] == {"an input of M_ugriz missing": 1}
     other = Predictions(objid=preds["b"].objid, split=preds["b"].split, target=preds["b"].target + 0.1,
                         log_q_true=preds["b"].log_q_true, bins=TargetBins(), input_set="Morph")
     with pytest.raises(DataValidationError, match="differs"):
@@ -105,3 +106,48 @@ def test_latent_copula_pid_aligns_by_objid():
     truth = gaussian_mmi_pid(cov, 0, 1, 2)
     for k in ("i1", "i2", "i12", "red", "syn"):
         assert res.mmi[k] == pytest.approx(truth[k], abs=0.02), k
+
+
+def _with(p: Predictions, **changes) -> Predictions:
+    fields = dict(objid=p.objid, split=p.split, target=p.target, log_q_true=p.log_q_true, bins=p.bins,
+                  input_set=p.input_set, data_checksum=p.data_checksum)
+    fields.update(changes)
+    return Predictions(**fields)
+
+
+def test_undefined_targets_are_left_out_and_counted():
+    """predict keeps galaxies whose mass is missing or outside the bins (ln q = NaN): pid_table
+    leaves them out, counts them, and builds the prior from the defined targets only."""
+    preds, objid, target, logq, split = make_predictions()
+    test = np.flatnonzero(split == "test")
+    bad_target = target.copy()
+    bad_target[test[:3]] = 5.5  # below the 6.0 bin edge
+    bad_target[test[3]] = np.nan  # a failed mass fit
+    bad_target[np.flatnonzero(split == "train")[:4]] = 5.5
+    logq_nan = {k: v.copy() for k, v in logq.items()}
+    for v in logq_nan.values():
+        v[np.isnan(bad_target) | (bad_target < 6)] = np.nan
+    logq_nan["b"][test[4]] = np.nan  # one model has no defined ln q for this galaxy
+    p = {k: _with(preds[k], target=bad_target, log_q_true=logq_nan[k]) for k in preds}
+    t = pid_table(p["a"], p["b"], p["ab"])
+    assert len(t) == len(test) - 5
+    assert t.meta["left_out"] == {"logmstar missing or outside [6, 12.5]": 4, "log q undefined in a model": 1}
+    assert not np.isin(t["objid"], objid[test[:5]]).any()
+    ok = ~(np.isnan(bad_target) | (bad_target < 6))
+    bins = TargetBins()
+    prior = bins.prior(bad_target[ok])
+    pos = {int(o): i for i, o in enumerate(objid)}
+    rows = np.array([pos[int(o)] for o in t["objid"]])
+    np.testing.assert_allclose(t["i1"], logq["a"][rows] - np.log(prior[bins.index(target[rows])]))
+
+
+def test_duplicate_objids_and_mixed_datasets_raise():
+    preds, objid, *_ = make_predictions()
+    dup = objid.copy()
+    dup[1] = dup[0]
+    with pytest.raises(DataValidationError, match=r"1 objid\(s\) appear more than once in the predictions of M_ugriz"):
+        pid_table(_with(preds["a"], objid=dup), preds["b"], preds["ab"])
+    p = {k: _with(preds[k], data_checksum="a" * 64) for k in preds}
+    p["b"] = _with(preds["b"], data_checksum="b" * 64)
+    with pytest.raises(DataValidationError, match="not made on one dataset"):
+        pid_table(p["a"], p["b"], p["ab"])

@@ -82,3 +82,23 @@ def test_knn_cli_exit_status_2(tmp_path):
     )
     assert proc.returncode == 2
     assert "error" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_galaxies_without_a_latent_keep_a_row_with_nan(tmp_path):
+    """Predictions keep every galaxy; one that lacked an input has a NaN latent and NaN KNN outputs."""
+    from galinfo.knn.outputs import run_adaptive_knn
+
+    run = _run(tmp_path, n=600)
+    pred = read_predictions(run)
+    gone = np.array([3, 50, 51, 400])
+    pred.latent[gone] = np.nan
+    pred.pdf_mean[gone] = np.nan
+    pred.pdf[gone] = np.nan
+    pred.target[7] = np.nan  # and a failed mass fit
+    write_predictions(run, pred)
+    _, arrays = run_adaptive_knn(pred, kmax=50)
+    assert np.isnan(arrays["pdf_mean"][gone]).all() and (arrays["k"][gone] == -1).all()
+    others = np.setdiff1d(np.arange(600), gone)
+    assert np.isfinite(arrays["pdf_mean"][others]).all()
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["knn", str(run), "--kmax", "50"])
+    assert result.exit_code == 0, result.output

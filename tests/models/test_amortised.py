@@ -1,6 +1,7 @@
 """Amortised any-subset models: no leakage from masked groups, exact resume, subset predictions."""
 
 import itertools
+import logging
 
 import numpy as np
 import pytest
@@ -121,9 +122,10 @@ def ckpt_bins(ckpt):
     return TargetBins(t["low"], t["high"], t["n_bins"])
 
 
-def test_subset_predictions_ignore_other_groups_end_to_end(amortised_run, tiny_dataset, tmp_path):
+def test_subset_predictions_ignore_other_groups_end_to_end(amortised_run, tiny_dataset, tmp_path, caplog):
     """predict() of ``M_ugriz`` on a copy of the dataset whose images, WISE magnitudes and z are
-    replaced (some by NaN) gives the same predictions for every galaxy."""
+    replaced (some by NaN) gives the same predictions for every galaxy; a subset needing a group
+    a galaxy lacks gives that galaxy NaN outputs (one row per galaxy, as a dedicated run)."""
     ds = Dataset.open(tiny_dataset)
     cat = Table(ds.catalog, copy=True)
     rng = np.random.default_rng(1)
@@ -138,10 +140,18 @@ def test_subset_predictions_ignore_other_groups_end_to_end(amortised_run, tiny_d
     assert a.input_set == "M_ugriz" and len(a) == ds.n
     np.testing.assert_array_equal(a.objid, b.objid)
     np.testing.assert_array_equal(a.log_q_true, b.log_q_true)
-    # a subset that needs w2 leaves the 10 galaxies without it out
-    with pytest.warns(Warning, match="not the dataset"):
+    np.testing.assert_array_equal(a.predicted(), b.predicted())  # missing w2 does not matter to M_ugriz
+    # a subset that needs w2: one row per galaxy still, and the 10 galaxies without w2 have no
+    # outputs (NaN), counted in the log as a dedicated run counts them
+    with pytest.warns(Warning, match="not the dataset"), caplog.at_level(logging.WARNING):
         c = read_predictions(predict(amortised_run, other, subset="M_W123", out=tmp_path / "c"))
-    assert len(c) == ds.n - 10
+    assert len(c) == ds.n
+    np.testing.assert_array_equal(c.objid, ds.objid)
+    has = c.predicted()
+    assert not has[:10].any() and has[10:].all()
+    assert np.isnan(c.log_q_true[:10]).all() and np.isnan(c.pdf_mean[:10]).all()
+    assert np.isnan(c.pdf[:10]).all() and np.isfinite(c.pdf[10:]).all()
+    assert f"input set M_W123: 10 of {ds.n} galaxies lack a feature" in caplog.text
 
 
 def test_interrupted_amortised_run_resumes_exactly(tiny_dataset, tmp_path):

@@ -39,6 +39,9 @@ def tabular_dataset(tmp_path_factory):
     ({"training": {"preset": "cpu-small", "max_step": 3}}, "unknown key(s) in training: max_step"),
     ({"dataset": {"kind": "sdss"}}, "dataset.kind 'sdss'"),
     ({"training": {"smooth": "wide"}}, "training.smooth 'wide'"),
+    ({"training": {"preset": "bogus"}}, "training.preset 'bogus' is not one of"),
+    ({"training": {"image_preset": "huge"}}, "training.image_preset 'huge'"),
+    ({"training": {"overrides": {"learning_rate": 0.1}}}, "training.overrides: unknown training option(s): learning_rate"),
 ])
 def test_bad_configs_are_one_line(raw, needle, tabular_dataset):
     base = {"name": "x", "dataset": {"kind": "path", "path": str(tabular_dataset)}}
@@ -124,3 +127,33 @@ def test_paper_plan_lists_every_model():
     assert len(names) == len(models)  # each model once
     assert {"model:scl:I_ugriz|M_W123|zspec", "model:ce:I_ugriz_norm", "model:ce:I_g", "model:ce:M_ugriz|M_W123"} <= names
     assert gpu_hours(steps) > 1.0
+
+
+def test_bad_preset_is_one_line_exit_2_before_any_work(tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text("name: x\ndataset: {kind: mock, n: 200}\ntraining: {preset: bogus}\n"
+                   "pid: {tuples: ['M_ugriz,Morph']}\n")
+    res = subprocess.run([sys.executable, "-m", "galinfo.cli", "study", str(cfg), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "training.preset 'bogus'" in res.stderr
+    assert not (tmp_path / "out" / "dataset").exists()
+
+
+def test_study_writes_every_file_atomically(tmp_path, tabular_dataset, monkeypatch):
+    """state, keys, summaries, reports and figures go through a temporary file and a rename: a
+    plain Path.write_text that fails half-way must never be on the study's path."""
+    from pathlib import Path
+
+    def torn_write(self, *a, **k):
+        raise OSError(f"non-atomic write of {self}")
+
+    monkeypatch.setattr(Path, "write_text", torn_write)
+    cfg = _config(tabular_dataset, latent_models=["M_ugriz"],
+                  causal=[{"latent": "M_ugriz", "query": "ab_r", "k": 20}])
+    Study(cfg, tmp_path / "out", progress=False).run()
+    assert (tmp_path / "out" / "results.json").exists()
+    assert (tmp_path / "out" / "models" / "scl-M_ugriz" / "study_key").exists()

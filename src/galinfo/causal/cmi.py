@@ -35,6 +35,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
+from galinfo.data.validate import require_finite
 from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,7 @@ def _as_block(a: np.ndarray | None, name: str, n: int | None) -> np.ndarray | No
         raise DataValidationError(f"{name} must be 1-D or 2-D (n, d), got shape {a.shape}")
     if n is not None and a.shape[0] != n:
         raise DataValidationError(f"{name} has {a.shape[0]} rows, x has {n}")
-    if not np.isfinite(a).all():
-        bad = int(np.flatnonzero(~np.isfinite(a).all(axis=1))[0])
-        raise DataValidationError(f"{name} has NaN/inf values (first row {bad}); drop or impute them first")
-    return a
+    return require_finite(a, name)
 
 
 def _transform(a: np.ndarray, how: str, rng: np.random.Generator) -> np.ndarray:

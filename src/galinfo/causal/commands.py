@@ -48,6 +48,8 @@ def local_cmd(
     summary = local_tests(pred, ds, query, given=given, target=target, k=k, n_perm=n_perm,
                           calibrated=calibrated, seed=seed, out=out, progress=True, y_from_model=y_from_model)
     typer.echo(f"wrote {summary['files']['table']} and {summary['files']['summary']}")
+    for why, n in summary["left_out"].items():
+        typer.echo(f"  left out: {n} {why}")
 
 
 @causal_app.command("discover")

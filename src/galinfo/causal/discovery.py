@@ -204,30 +204,73 @@ def discover(data: np.ndarray, names: Sequence[str], *, method: str = "pc", test
     return DiscoveredGraph(names, _edges_of(graph), method, test, alpha, data.shape[0])
 
 
-def _true_edges(truth: dict | Iterable, nodes: Sequence[str]) -> set[tuple[str, str]]:
-    """Directed (parent, child) pairs among ``nodes`` from {child: parents}/truth_dag.json/pairs."""
+def _reach(children: dict[str, list[str]], start: str, keep: set[str]) -> set[str]:
+    """Observed nodes reached from ``start`` along directed paths through unobserved nodes only."""
+    stack, seen, found = list(children.get(start, [])), set(), set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node in keep:
+            found.add(node)
+        else:
+            stack.extend(children.get(node, []))
+    return found
+
+
+def _parent_table(truth: dict | Iterable) -> dict[str, list[str]]:
+    """{child: [parents]} from truth_dag.json, {child: parents} or (parent, child) pairs."""
     if isinstance(truth, dict):
         table = truth.get("nodes", truth)
-        pairs = []
-        for child, spec in table.items():
-            parents = spec.get("parents", []) if isinstance(spec, dict) else spec
-            pairs += [(p, child) for p in parents]
-    else:
-        pairs = [tuple(p) for p in truth]
-    keep = set(nodes)
-    return {(a, b) for a, b in pairs if a in keep and b in keep}
+        return {c: list(spec.get("parents", []) if isinstance(spec, dict) else spec) for c, spec in table.items()}
+    parents: dict[str, list[str]] = {}
+    for a, b in truth:
+        parents.setdefault(b, []).append(a)
+    return parents
+
+
+def project_dag(truth: dict | Iterable, observed: Sequence[str]) -> tuple[set[tuple[str, str]], set[frozenset]]:
+    """Latent projection of a known DAG onto ``observed`` variables.
+
+    Returns (directed, confounded): a -> b when the DAG has a directed path from a to b whose
+    intermediate nodes are all unobserved; {a, b} confounded when an unobserved node reaches both
+    that way (a bidirected edge of the projection; e.g. two magnitudes measured on the same image).
+    ``truth``: truth_dag.json ({"nodes": {child: {"parents": [...]}}}), {child: [parents]} or
+    (parent, child) pairs.
+    """
+    table = _parent_table(truth)
+    children: dict[str, list[str]] = {}
+    for child, parents in table.items():
+        for parent in parents:
+            children.setdefault(parent, []).append(child)
+    keep = set(observed)
+    directed = {(a, b) for a in observed for b in _reach(children, a, keep) if b != a}
+    confounded: set[frozenset] = set()
+    hidden = (set(children) | set(table)) - keep
+    for u in hidden:
+        reached = sorted(_reach(children, u, keep))
+        for i, a in enumerate(reached):
+            for b in reached[i + 1:]:
+                if (a, b) not in directed and (b, a) not in directed:
+                    confounded.add(frozenset((a, b)))
+    return directed, confounded
 
 
 def score_graph(graph: DiscoveredGraph, truth: dict | Iterable) -> dict:
-    """Compare a discovered graph with a known DAG restricted to the graph's nodes.
+    """Compare a discovered graph with a known DAG projected onto the graph's nodes.
 
-    ``truth``: {child: [parents]}, a truth_dag.json dict ({"nodes": {child: {"parents": ...}}}),
-    or (parent, child) pairs. Returns adjacency precision/recall, arrowhead precision/recall
-    (arrowheads at children) and the structural Hamming distance: missing + extra adjacencies +
-    true edges found with a wrong or undetermined orientation.
+    The one scorer of ``galinfo causal discover --truth`` and of the study. ``truth``:
+    {child: [parents]}, a truth_dag.json dict ({"nodes": {child: {"parents": ...}}}), or
+    (parent, child) pairs. The truth is first projected onto the observed nodes
+    (:func:`project_dag`): a -> b when a causes b through unobserved nodes only, and {a, b} adjacent
+    when an unobserved node causes both. Returns adjacency precision/recall (against directed and
+    confounded pairs), arrowhead precision/recall (arrowheads at children of directed pairs) and
+    the structural Hamming distance: missing + extra adjacencies + directed pairs found with a wrong
+    or undetermined orientation.
     """
-    true = _true_edges(truth, graph.nodes)
-    true_adj = {frozenset(e) for e in true}
+    true, confounded = project_dag(truth, graph.nodes)
+    true_adj = {frozenset(e) for e in true} | confounded
     est_adj = {frozenset((a, b)) for a, b, _, _ in graph.edges}
     tp = len(true_adj & est_adj)
     est_heads = {(a, b) for a, b, ma, mb in graph.edges if mb == "arrow"} | {
@@ -238,6 +281,8 @@ def score_graph(graph: DiscoveredGraph, truth: dict | Iterable) -> dict:
     head_tp = len(true & est_heads)
     return {
         "n_true_edges": len(true_adj),
+        "n_true_directed": len(true),
+        "n_true_confounded": len(confounded),
         "n_found_edges": len(est_adj),
         "adjacency_precision": tp / len(est_adj) if est_adj else float("nan"),
         "adjacency_recall": tp / len(true_adj) if true_adj else float("nan"),

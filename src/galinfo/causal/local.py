@@ -434,8 +434,11 @@ def calibrated_local_test(neighbours: np.ndarray, y: np.ndarray, x_q: np.ndarray
             rxp[finite] = rx[finite[rng.permutation(finite.size)]]
         null[b] = _mean_local_r(nb, ry, rxp, min_valid, chunk)
     centre = null.mean()
-    gp = float((1 + np.count_nonzero(np.abs(null - centre) >= abs(stat - centre) - 1e-15))
-               / (1 + n_perm_global))
+    if np.isfinite(stat):
+        gp = float((1 + np.count_nonzero(np.abs(null - centre) >= abs(stat - centre) - 1e-15))
+                   / (1 + n_perm_global))
+    else:  # no neighbourhood had enough valid galaxies: nothing was tested
+        gp = float("nan")
     sd = null.std(ddof=1) if n_perm_global > 1 else np.nan
     effect = float((stat - centre) / sd) if sd and np.isfinite(sd) and sd > 0 else float("nan")
     return CalibratedLocalResult(r, pval, q, reject, n_valid, stat, gp, effect, null, ry, rx,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from galinfo.data.validate import plain
 from galinfo.errors import DataValidationError
 
 
@@ -16,7 +17,7 @@ def _in_range(y: np.ndarray, low: float, high: float, column: str) -> np.ndarray
     if bad.any():
         raise DataValidationError(
             f"{int(bad.sum())} value(s) of {column} are non-finite or outside "
-            f"[{low}, {high}] (first: {y[bad][0]!r})"
+            f"[{plain(low)}, {plain(high)}] (first: {plain(y[bad][0])})"
         )
     return y
 
@@ -51,7 +52,9 @@ class TargetBins(_BinsBase):
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.low) and np.isfinite(self.high) and self.high > self.low):
-            raise DataValidationError(f"target range [{self.low}, {self.high}] is not increasing")
+            raise DataValidationError(
+                f"target range [{plain(self.low)}, {plain(self.high)}] is not increasing"
+            )
         if int(self.n_bins) < 2:
             raise DataValidationError(f"n_bins={self.n_bins} must be at least 2")
 
@@ -126,7 +129,6 @@ class EdgeBins(_BinsBase):
         y = _in_range(y, self.low, self.high, column)
         idx = np.searchsorted(self.edges, y, side="right") - 1
         return np.clip(idx, 0, self.n_bins - 1).astype(np.int64)
-
 
 
 Bins = TargetBins | EdgeBins

@@ -16,14 +16,19 @@ log = logging.getLogger(__name__)
 DEFAULT_SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
 
 
-def as_float(values, *, sentinels=(-9999.0,), below: float | None = None) -> np.ndarray:
-    """Float64 copy with masked values, sentinels and values < ``below`` set to NaN."""
+def as_float(values, *, sentinels=(), below: float | None = None) -> np.ndarray:
+    """Float64 copy with masked values (and ``sentinels``, values < ``below``) set to NaN.
+
+    Data-model columns are masked by :func:`galinfo.data.validate.mask_catalog` instead, which
+    counts what it masks; ``sentinels``/``below`` serve non-model columns (e.g. NA10's sSFR).
+    """
     arr = np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).astype(float)
     for s in sentinels:
         arr[arr == s] = np.nan
     if below is not None:
         arr[arr < below] = np.nan
-    arr[~np.isfinite(arr)] = np.nan
+    if sentinels or below is not None:
+        arr[np.isinf(arr)] = np.nan
     return arr
 
 

@@ -24,9 +24,16 @@ def _summary(out: Path) -> None:
     prov = ds.manifest.get("provenance", {})
     dropped = prov.get("dropped") or {}
     why = ", ".join(f"{n} {reason}" for reason, n in dropped.items()) or "none"
-    Console().print(
+    console = Console()
+    console.print(
         f"wrote [bold]{out}[/]: {ds.n} galaxies from {prov.get('rows_in', ds.n)} rows; dropped: {why}"
     )
+    masked = prov.get("masked") or {}
+    console.print(f"masked values: {sum(sum(c.values()) for c in masked.values())}"
+                  + ("" if masked else " (none)"))
+    for column, counts in masked.items():
+        console.print(f"  {column}: " + ", ".join(f"{n} {reason}" for reason, n in counts.items()),
+                      soft_wrap=True, highlight=False)
 
 
 @import_app.command("table")

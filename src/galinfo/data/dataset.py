@@ -175,13 +175,37 @@ def write_dataset(
         with open(tmp / MANIFEST_FILE, "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=True, default=str)
             f.write("\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        _swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Rename folder ``tmp`` to ``out_dir``; an existing ``out_dir`` stays whole until the new one
+    is in place (it is first renamed aside, and renamed back if the swap fails)."""
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.rmdir(old)
+    os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        os.replace(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def dataset_checksum(checksums: dict[str, str]) -> str:
+    """One hex digest of a manifest's per-file checksums (catalog.fits alone: its own digest)."""
+    files = {k: v for k, v in checksums.items() if k in (CATALOG_FILE, IMAGES_FILE)}
+    if set(files) == {CATALOG_FILE}:
+        return files[CATALOG_FILE]
+    blob = "\n".join(f"{k}:{v}" for k, v in sorted(files.items()))
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def utc_now() -> str:
@@ -223,9 +247,13 @@ class Dataset:
             for name, digest in manifest.get("checksums", {}).items():
                 if sha256_file(path / name) != digest:
                     raise DataValidationError(f"checksum of {path / name} does not match the manifest")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            catalog = Table.read(catalog_path, format="fits")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                catalog = Table.read(catalog_path, format="fits")
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a corrupt catalogue
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataValidationError(f"{catalog_path} is not a readable FITS table: {first}") from None
         validate_catalog(catalog)
         if manifest.get("n_rows") != len(catalog):
             raise DataValidationError(
@@ -265,7 +293,12 @@ class Dataset:
 
     @property
     def checksum(self) -> str:
-        return self.manifest["checksums"][CATALOG_FILE]
+        """The dataset's content checksum: of catalog.fits, and of images.h5 when there is one.
+
+        Runs, predictions and study caches record it, so a replaced image cube counts as another
+        dataset. Without images it is the catalogue's SHA-256 (as before images were covered).
+        """
+        return dataset_checksum(self.manifest["checksums"])
 
     def rows(self, split: str) -> np.ndarray:
         """Row indices (int64) of a split: ``train``, ``val`` or ``test``."""
@@ -294,7 +327,15 @@ class Dataset:
     def feature_columns(self, input_set: InputSet | str) -> tuple[str, ...]:
         """The tabular feature columns a model of ``input_set`` uses on this dataset."""
         iset = parse_inputs(input_set)
-        return iset.resolve_columns(lambda c: self.n_missing(c) < self.n, lambda c: self.n_missing(c) == 0)
+        needed = np.ones(self.n, dtype=bool)  # galaxies a model of iset can use at all
+        for c in iset.required_columns:
+            if c in self.catalog.colnames:
+                needed &= np.isfinite(self.column(c))
+
+        def complete(c: str) -> bool:  # a companion is used when every such galaxy has it
+            return c in self.catalog.colnames and not np.any(needed & ~np.isfinite(self.column(c)))
+
+        return iset.resolve_columns(lambda c: self.n_missing(c) < self.n, complete)
 
     def features(self, input_set: InputSet | str, rows=None) -> np.ndarray:
         """Tabular features (float32, (n, n_features)); missing values in used rows raise."""

@@ -21,6 +21,7 @@ from galinfo.data.schema import (
     SPLITS,
     nanomaggies_to_mag,
 )
+from galinfo.data.validate import mask_catalog
 from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _finish(table: Table, report: dict[str, int], *, seed: int, keep_split: bool
     """Drop rows without target or redshift, assign splits, return the table."""
     reasons = {f"missing {c}": ~np.isfinite(np.asarray(table[c], dtype=float)) for c in _REQUIRED_TARGET}
     table, counts = drop_rows(table, reasons)
-    report.update({k: v for k, v in counts.items()})
+    report.update(counts)
     if len(table) == 0:
         raise DataValidationError("no galaxy left after dropping rows without z or logmstar")
     if not keep_split:
@@ -59,9 +60,11 @@ def _finish(table: Table, report: dict[str, int], *, seed: int, keep_split: bool
     return table
 
 
-def _report(kind: str, path: Path, n_in: int, report: dict[str, int], n_out: int) -> dict:
+def _report(kind: str, path: Path, n_in: int, report: dict, n_out: int) -> dict:
+    """Provenance of an import: rows in/out, values masked per column and why, rows dropped and why."""
+    dropped = {k: v for k, v in report.items() if k != "masked" and v}
     return {"importer": kind, "source": str(path), "rows_in": n_in, "rows_out": n_out,
-            "dropped": {k: v for k, v in report.items() if v}, "created_utc": utc_now()}
+            "masked": report.get("masked", {}), "dropped": dropped, "created_utc": utc_now()}
 
 
 # -- generic tables ------------------------------------------------------------------------------
@@ -84,9 +87,13 @@ def load_mapping(path: str | os.PathLike | None) -> dict[str, str]:
     return mapping
 
 
-def table_to_catalog(source: Table, mapping: dict[str, str] | None = None, *, seed: int = 0,
-                     sentinels=(-9999.0, -999.0, -99.0)) -> tuple[Table, dict[str, int]]:
-    """Map any table onto the data model. Unmapped data-model columns stay missing (NaN)."""
+def table_to_catalog(source: Table, mapping: dict[str, str] | None = None, *,
+                     seed: int = 0) -> tuple[Table, dict]:
+    """Map any table onto the data model. Unmapped data-model columns stay missing (NaN).
+
+    Sentinels and out-of-range values are masked by :func:`galinfo.data.validate.mask_catalog`;
+    the report holds ``masked`` ({column: {reason: count}}) and the rows dropped per reason.
+    """
     mapping = dict(mapping or {})
     for name in COLUMN_BY_NAME:
         if name not in mapping and name in source.colnames:
@@ -102,7 +109,7 @@ def table_to_catalog(source: Table, mapping: dict[str, str] | None = None, *, se
     for name, src in mapping.items():
         spec = COLUMN_BY_NAME[name]
         if spec.dtype == "float64":
-            table[name] = as_float(source[src], sentinels=sentinels)
+            table[name] = as_float(source[src])
         elif name == "objid":
             table[name] = source[src]
         else:
@@ -110,7 +117,7 @@ def table_to_catalog(source: Table, mapping: dict[str, str] | None = None, *, se
     for name in source.colnames:  # keep extra columns unchanged
         if name not in table.colnames and name not in mapping.values():
             table[name] = source[name]
-    report: dict[str, int] = {}
+    report: dict = {"masked": mask_catalog(table)}
     table = _finish(table, report, seed=seed, keep_split="split" in mapping)
     return table, report
 
@@ -125,7 +132,7 @@ def import_table(path, out, *, mapping_path=None, seed: int = 0, overwrite: bool
 
 
 # -- NA10 ----------------------------------------------------------------------------------------
-def na10_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]]:
+def na10_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict]:
     """Nair & Abraham (2010) -> data model.
 
     ugriz from ``RMAG`` and the observed colours (g = r + GR, u = g + UG, i = r - RI, z = i - IZ);
@@ -144,23 +151,22 @@ def na10_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]
     plate, mjd, fiber = (np.asarray(source[c], dtype=np.int64) for c in ("PLATEID", "MJD", "FIBERID"))
     t["objid"] = (plate * 100000 + mjd) * 10000 + fiber
     t["z"] = as_float(source["Z"])
-    t["logmstar"] = as_float(source["LGM"], below=5.0)
-    r = as_float(source["RMAG"], below=0.1)
+    t["logmstar"] = as_float(source["LGM"])
+    r = as_float(source["RMAG"])
     ug, gr, ri, iz = (as_float(source[c]) for c in ("UG", "GR", "RI", "IZ"))
     g = r + gr
     i = r - ri
-    mags = {"r": r, "g": g, "u": g + ug, "i": i, "z": i - iz}
-    for band, mag in mags.items():
-        # a colour built from a -9999 magnitude gives e.g. UG = -10015: outside [5, 30] is missing
-        t[f"mag_{band}"] = np.where((mag > 5.0) & (mag < 30.0), mag, np.nan)
+    # a colour built from a -9999 magnitude gives e.g. UG = -10015: the magnitude range masks it
+    for band, mag in {"r": r, "g": g, "u": g + ug, "i": i, "z": i - iz}.items():
+        t[f"mag_{band}"] = mag
     if "RP50" in source.colnames:
-        t["r50_r"] = as_float(source["RP50"], below=1e-6)
-        t["r90_r"] = as_float(source["RP90"], below=1e-6)
+        t["r50_r"] = as_float(source["RP50"])
+        t["r90_r"] = as_float(source["RP90"])
     if "B_A" in source.colnames:
-        t["ab_r"] = as_float(source["B_A"], below=1e-6)
+        t["ab_r"] = as_float(source["B_A"])
     for band, col in (("r", "NR"), ("g", "NG")):
         if col in source.colnames:
-            t[f"sersic_n_{band}"] = as_float(source[col], below=1e-6)
+            t[f"sersic_n_{band}"] = as_float(source[col])
     if "SFRM" in source.colnames:
         ssfr = as_float(source["SFRM"], sentinels=(-9999.0, -30.0), below=-29.0)
         t["cls"] = np.where(np.isfinite(ssfr), np.where(ssfr > -11.0, "sf", "passive"), "other")
@@ -168,11 +174,13 @@ def na10_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]
     for src, name in (("RA", "ra"), ("DEC", "dec"), ("T_TYPE", "t_type")):
         if src in source.colnames:
             t[name] = as_float(source[src])
+    masked = mask_catalog(t)
     reasons = {"duplicate plate-mjd-fiber": _duplicated(np.asarray(t["objid"]))}
     reasons["missing ugriz magnitude"] = ~np.all(
         [np.isfinite(np.asarray(t[f"mag_{b}"])) for b in BANDS], axis=0
     )
     t, report = drop_rows(t, reasons)
+    report["masked"] = masked
     t = _finish(t, report, seed=seed, keep_split=False)
     return t, report
 
@@ -195,7 +203,7 @@ def import_na10(path, out, *, seed: int = 0, overwrite: bool = False) -> Path:
 
 
 # -- LCS -----------------------------------------------------------------------------------------
-def lcs_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]]:
+def lcs_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict]:
     """Local Cluster Survey ``LCS_all_size.fits`` -> data model.
 
     ugriz from NSA ``NMGY`` (index 2..6, nanomaggies; mag = 22.5 - 2.5 log10 f) with errors from
@@ -210,8 +218,8 @@ def lcs_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]]
     n = len(source)
     t = empty_catalog(n)
     t["objid"] = np.asarray(source["NSAID"], dtype=np.int64)
-    t["z"] = as_float(source["ZDIST"], below=0.0)
-    t["logmstar"] = as_float(source["MSTAR_50"], below=5.0)
+    t["z"] = as_float(source["ZDIST"])
+    t["logmstar"] = as_float(source["MSTAR_50"])
     flux = np.ma.filled(np.ma.asarray(source["NMGY"], dtype=float), np.nan)
     ivar = (np.ma.filled(np.ma.asarray(source["NMGY_IVAR"], dtype=float), np.nan)
             if "NMGY_IVAR" in source.colnames else np.full_like(flux, np.nan))
@@ -224,22 +232,24 @@ def lcs_catalog(source: Table, *, seed: int = 0) -> tuple[Table, dict[str, int]]
     for w in ("w1", "w2", "w3"):
         col = f"{w.upper()}MAG_3"
         if col in source.colnames:
-            t[w] = as_float(source[col], sentinels=(0.0, -9999.0))
+            t[w] = as_float(source[col])
     for name, col in (("sersic_n_r", "SERSIC_N"), ("ab_r", "SERSIC_BA"), ("r50_r", "PETROTH50"),
                       ("r90_r", "PETROTH90")):
         if col in source.colnames:
-            t[name] = as_float(source[col], below=1e-6)
+            t[name] = as_float(source[col])
     agn = np.asarray(source["AGNKAUFF"], dtype=bool) if "AGNKAUFF" in source.colnames else np.zeros(n, bool)
-    d4000 = as_float(source["D4000"]) if "D4000" in source.colnames else np.full(n, np.nan)
+    d4000 = as_float(source["D4000"], sentinels=(-9999.0,)) if "D4000" in source.colnames else np.full(n, np.nan)
     t["cls"] = np.where(agn | ~np.isfinite(d4000), "other", np.where(d4000 > 1.6, "passive", "sf"))
     for src, name in (("RA", "ra"), ("DEC", "dec")):
         if src in source.colnames:
             t[name] = as_float(source[src])
     if "CLUSTER" in source.colnames:
         t["cluster"] = np.char.strip(np.asarray(source["CLUSTER"]).astype(str))
+    masked = mask_catalog(t)
     reasons = {"repeated NSAID": _duplicated(np.asarray(t["objid"])),
                "missing ugriz magnitude": ~np.all([np.isfinite(np.asarray(t[f"mag_{b}"])) for b in BANDS], axis=0)}
     t, report = drop_rows(t, reasons)
+    report["masked"] = masked
     t = _finish(t, report, seed=seed, keep_split=False)
     return t, report
 
@@ -256,11 +266,15 @@ def import_lcs(path, out, *, seed: int = 0, overwrite: bool = False) -> Path:
 
 
 # -- the paper code's npz pair -------------------------------------------------------------------
-def read_paper_npz(catalog_npz, images_npz=None, *, objid_key: str = "objid") -> tuple[Table, np.ndarray | None]:
+def read_paper_npz(catalog_npz, images_npz=None, *,
+                   objid_key: str = "objid") -> tuple[Table, np.ndarray | None, dict[str, dict[str, int]]]:
     """Read the paper code's ``catalog.npz`` (+ ``images.npz``) into a data-model table and cube.
 
     Rows are ordered as in the npz; ``id_train/id_validation/id_test`` are row indices. Without an
-    ``objid`` key, objid is the row index.
+    ``objid`` key, objid is the row index. Sentinels (−9999, −1 for masses, WISE 0) and values
+    outside the physical ranges become missing (:func:`~galinfo.data.validate.mask_catalog`); the
+    third value returned counts them per column and reason. No row is dropped: a galaxy without a
+    mass stays, and the analyses leave it out and count it.
     """
     catalog_npz = Path(catalog_npz)
     if not catalog_npz.exists():
@@ -296,6 +310,7 @@ def read_paper_npz(catalog_npz, images_npz=None, *, objid_key: str = "objid") ->
     for key, value in data.items():
         if key not in known and value.ndim == 1 and len(value) == n:
             t[key] = value if value.dtype.kind not in "SU" else value.astype(str)
+    masked = mask_catalog(t)
     cube = None
     if images_npz is not None:
         images_npz = Path(images_npz)
@@ -308,22 +323,35 @@ def read_paper_npz(catalog_npz, images_npz=None, *, objid_key: str = "objid") ->
             cube = np.stack([npz[f"img_{b}"].astype(np.float32) for b in BANDS], axis=1)
         if len(cube) != n:
             raise DataValidationError(f"{images_npz} has {len(cube)} galaxies, {catalog_npz} has {n}")
-    return t, cube
+    return t, cube, masked
 
 
 def import_paper_npz(catalog_npz, out, *, images_npz=None, overwrite: bool = False) -> Path:
     """``galinfo import npz``: the paper code's npz pair into a dataset folder."""
-    table, cube = read_paper_npz(catalog_npz, images_npz)
-    prov = {"importer": "paper-npz", "source": str(catalog_npz), "images": str(images_npz) if images_npz else None,
-            "rows_in": len(table), "rows_out": len(table), "created_utc": utc_now()}
+    table, cube, masked = read_paper_npz(catalog_npz, images_npz)
+    prov = _report("paper-npz", Path(catalog_npz), len(table), {"masked": masked}, len(table))
+    prov["images"] = str(images_npz) if images_npz else None
     return write_dataset(out, table, cube, provenance=prov, overwrite=overwrite)
+
+
+def export_sentinel(column: str) -> float:
+    """The value the surveys write for a missing ``column``: SDSS −9999, MPA-JHU −1 for the mass,
+    WISE 0 (no match) for its magnitudes, NaN for morphology (failed fits)."""
+    if column == "logmstar":
+        return -1.0
+    if column in ("w1", "w2", "w3"):
+        return 0.0
+    if column.startswith(("sersic_n_", "ab_", "r50_", "r90_")):
+        return np.nan
+    return -9999.0
 
 
 def export_paper_npz(dataset, out_dir) -> tuple[Path, Path | None]:
     """Write a dataset as the paper code's ``catalog.npz`` (+ ``images.npz``), atomically.
 
     Data-model columns go under the paper's names, ``objid`` and ``cls`` and extra columns under
-    their own; missing values are NaN.
+    their own. Missing values are written as the surveys write them (:func:`export_sentinel`), so
+    that importing the files again has to undo them.
     """
     ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
     out_dir = Path(out_dir)
@@ -331,7 +359,8 @@ def export_paper_npz(dataset, out_dir) -> tuple[Path, Path | None]:
     cat = ds.catalog
     arrays: dict[str, np.ndarray] = {"objid": ds.objid}
     for name, key in PAPER_NPZ_NAMES.items():
-        arrays[key] = ds.column(name)
+        values = ds.column(name)
+        arrays[key] = np.where(np.isnan(values), export_sentinel(name), values)
     for name, key in _PAPER_SPLIT_KEYS.items():
         arrays[key] = ds.rows(name)
     arrays["cls"] = np.asarray(cat["cls"]).astype(str)
@@ -356,6 +385,7 @@ def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
 __all__ = [
     "SPLITS",
     "export_paper_npz",
+    "export_sentinel",
     "import_lcs",
     "import_na10",
     "import_paper_npz",

@@ -1,13 +1,24 @@
-"""Checks that a catalogue or image cube follows the data model. Each raises a one-line
-:class:`~galinfo.errors.DataValidationError` naming the column, objid or value and the count."""
+"""The missing-value contract and the data-model checks, in one module.
+
+Masking (:func:`mask_catalog`, used by every importer) turns catalogue sentinels, ±inf and values
+outside a column's physical range into missing values (NaN) and counts them per column and reason.
+Checks raise a one-line :class:`~galinfo.errors.DataValidationError` naming the column, objid or
+value and the count; numbers in messages go through :func:`plain`. Analyses select their defined
+rows with :func:`defined_rows` / :func:`in_range` and count the rest. See ``docs/data-model.md``.
+"""
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
 
 import numpy as np
 from astropy.table import Table
 
 from galinfo.data.schema import CLASSES, COLUMN_BY_NAME, REQUIRED_COLUMNS, SPLITS
 from galinfo.errors import DataValidationError
+
+log = logging.getLogger(__name__)
 
 
 def _first(values, n: int = 3) -> str:
@@ -60,7 +71,7 @@ def validate_catalog(table: Table) -> None:
         if bad.any():
             raise DataValidationError(
                 f"column {name} has {int(bad.sum())} value(s) outside {'/'.join(allowed)} "
-                f"(first: {values[bad][0]!r})"
+                f"(first: {str(values[bad][0])!r})"
             )
     for name in table.colnames:
         spec = COLUMN_BY_NAME.get(name)
@@ -115,3 +126,145 @@ def validate_image_block(block: np.ndarray, objid: np.ndarray, *, start: int = 0
             f"images of {int(bad.sum())} galaxies contain NaN or inf "
             f"(first objid: {int(objid[start + first])})"
         )
+
+
+# -- one missing-value contract ------------------------------------------------------------------
+def plain(value) -> str:
+    """A number as a user reads it: ``5.5``, not ``np.float64(5.5)``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def require_finite(values, name: str) -> np.ndarray:
+    """``values`` as a float64 array; any NaN/inf raises one line naming ``name``, the count and row."""
+    arr = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(arr) if arr.ndim <= 1 else np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        raise DataValidationError(f"{name} has {bad.size} non-finite (NaN/inf) value(s) (first row {int(bad[0])})")
+    return arr
+
+
+def defined_rows(*arrays) -> np.ndarray:
+    """Boolean mask of the rows where every array (1-D or (n, d)) is finite: the defined rows."""
+    ok = None
+    for a in arrays:
+        if a is None:
+            continue
+        a = np.asarray(a, dtype=np.float64)
+        row_ok = np.isfinite(a) if a.ndim == 1 else np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+        ok = row_ok if ok is None else ok & row_ok
+    if ok is None:
+        raise DataValidationError("defined_rows needs at least one array")
+    return ok
+
+
+def in_range(values, low: float, high: float) -> np.ndarray:
+    """Boolean mask of finite values inside [low, high]."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(v) & (v >= low) & (v <= high)
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """How a catalogue column marks a value that is not a measurement.
+
+    ``sentinels``: exact codes meaning "no value" (SDSS −9999, MPA-JHU −1/−99); ``zero_missing``: 0
+    means "no match" (WISE cross-matches); ``low``/``high``: the physical range, in the column's
+    units (inclusive); anything outside it is masked. ±inf is always masked.
+    """
+
+    low: float = -np.inf
+    high: float = np.inf
+    sentinels: tuple[float, ...] = (-9999.0, -999.0, -99.0)
+    zero_missing: bool = False
+
+
+def _rules() -> dict[str, MaskRule]:
+    from galinfo.data.schema import BANDS, WISE_BANDS
+
+    rules = {"z": MaskRule(0.0, 10.0), "logmstar": MaskRule(5.0, 13.5, (-9999.0, -999.0, -99.0, -1.0)),
+             "ebv": MaskRule(0.0, 10.0)}
+    for b in BANDS:
+        rules[f"mag_{b}"] = MaskRule(5.0, 30.0)
+        rules[f"magerr_{b}"] = MaskRule(0.0)
+        rules[f"sersic_n_{b}"] = MaskRule(1e-6, 20.0)
+        rules[f"ab_{b}"] = MaskRule(1e-6, 1.0 + 1e-6)
+        rules[f"r50_{b}"] = MaskRule(1e-6, 1000.0)
+        rules[f"r90_{b}"] = MaskRule(1e-6, 1000.0)
+    for w in WISE_BANDS:
+        rules[w] = MaskRule(1.0, 30.0, zero_missing=True)
+        rules[f"{w}err"] = MaskRule(0.0)
+    return rules
+
+
+#: Per data-model column: its sentinels and physical range (units as in :mod:`galinfo.data.schema`).
+MASK_RULES: dict[str, MaskRule] = _rules()
+
+
+def mask_values(values, rule: MaskRule) -> tuple[np.ndarray, dict[str, int]]:
+    """Float64 copy of ``values`` with non-measurements set to NaN, and the count per reason.
+
+    Reasons, first that applies wins: ``sentinel <code>``, ``0 = no match``, ``infinite``,
+    ``below <low>``, ``above <high>``. Values already missing (NaN, masked) are not counted.
+    """
+    arr = np.ma.filled(np.ma.asarray(values, dtype=np.float64), np.nan).astype(np.float64)
+    todo = ~np.isnan(arr)
+    counts: dict[str, int] = {}
+
+    def take(flag: np.ndarray, reason: str) -> None:
+        nonlocal todo
+        flag = flag & todo
+        if flag.any():
+            counts[reason] = counts.get(reason, 0) + int(flag.sum())
+            arr[flag] = np.nan
+            todo = todo & ~flag
+
+    for s in rule.sentinels:
+        take(arr == s, f"sentinel {plain(float(s))}")
+    if rule.zero_missing:
+        take(arr == 0.0, "0 = no match")
+    take(np.isinf(arr), "infinite")
+    with np.errstate(invalid="ignore"):
+        take(arr < rule.low, f"below {plain(float(rule.low))}")
+        take(arr > rule.high, f"above {plain(float(rule.high))}")
+    return arr, counts
+
+
+def mask_catalog(table: Table, rules: dict[str, MaskRule] | None = None) -> dict[str, dict[str, int]]:
+    """Mask the non-measurements of every data-model float column of ``table`` in place.
+
+    The one masking function of every importer. Returns ``{column: {reason: count}}`` for the
+    columns where something was masked.
+    """
+    rules = MASK_RULES if rules is None else rules
+    report: dict[str, dict[str, int]] = {}
+    for name, rule in rules.items():
+        if name not in table.colnames:
+            continue
+        unit = table[name].unit
+        values, counts = mask_values(table[name], rule)
+        table[name] = values
+        if unit is not None:
+            table[name].unit = unit
+        if counts:
+            report[name] = counts
+    for name, counts in report.items():
+        log.info("masked %s in column %s", ", ".join(f"{n} ({r})" for r, n in counts.items()), name)
+    return report
+
+
+def count_sentinels(table: Table, rules: dict[str, MaskRule] | None = None) -> dict[str, int]:
+    """Values of ``table`` that :func:`mask_catalog` would mask, per column (0 columns omitted)."""
+    rules = MASK_RULES if rules is None else rules
+    out = {}
+    for name, rule in rules.items():
+        if name in table.colnames:
+            n = sum(mask_values(table[name], rule)[1].values())
+            if n:
+                out[name] = n
+    return out

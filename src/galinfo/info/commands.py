@@ -20,7 +20,11 @@ def pid_cmd(
         bool,
         typer.Option("--estimate", help="Fit estimate_pointwise_mi on catalogue features instead of runs."),
     ] = False,
-    prior: Annotated[str, typer.Option(help="Target prior for --runs: 'full' (paper) or 'train'.")] = "full",
+    prior: Annotated[
+        str | None,
+        typer.Option(help="Target prior: 'full' or 'train' (default: full for --runs as in the paper; "
+                          "train, i.e. the training folds, for --estimate)."),
+    ] = None,
     split: Annotated[
         str | None,
         typer.Option(help="Galaxies to report: test, val, train, heldout, all (default: test for --runs, all for --estimate)."),

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from galinfo.data.binning import Bins, EdgeBins, TargetBins
+from galinfo.data.validate import require_finite
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.pointwise import PriorSource
 
@@ -269,8 +270,7 @@ def estimate_pointwise_mi(
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
         raise DataValidationError(f"X must be (n, d) and y (n,), got {X.shape} and {y.shape}")
     for name, a in (("X", X), ("y", y)):
-        if not np.all(np.isfinite(a)):
-            raise DataValidationError(f"{int(np.sum(~np.isfinite(a)))} non-finite value(s) in {name}")
+        require_finite(a, name)
     if int(n_folds) < 2:
         raise ConfigError(f"n_folds={n_folds} must be at least 2")
     if prior not in ("full", "train"):

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from galinfo.data.validate import require_finite
 from galinfo.errors import DataValidationError, GalinfoWarning
 from galinfo.info.pid import ATOMS, mmi_atoms, pid
 
@@ -132,8 +133,7 @@ def copula_normalize(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     squeeze = a.ndim == 1
     a2 = a[:, None] if squeeze else a
-    if not np.all(np.isfinite(a2)):
-        raise DataValidationError(f"{int(np.sum(~np.isfinite(a2)))} non-finite value(s) in the latents")
+    require_finite(a2, "the latents")
     n = a2.shape[0]
     out = ndtri(rankdata(a2, axis=0) / (n + 1.0))
     return out[:, 0] if squeeze else out

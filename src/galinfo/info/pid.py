@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from galinfo.data.validate import require_finite
 from galinfo.errors import ConfigError, DataValidationError
 
 ATOMS: tuple[str, ...] = ("red", "unq1", "unq2", "syn")
@@ -32,8 +33,7 @@ def _as_arrays(i1, i2, i12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(shapes) != 1:
         raise DataValidationError(f"i1, i2, i12 must have the same shape, got {[a.shape for a in arrs]}")
     for name, a in zip(("i1", "i2", "i12"), arrs, strict=True):
-        if not np.all(np.isfinite(a)):
-            raise DataValidationError(f"{int(np.sum(~np.isfinite(a)))} non-finite value(s) in {name}")
+        require_finite(a, name)
     return arrs  # type: ignore[return-value]
 
 

@@ -17,10 +17,11 @@ from astropy.table import Table
 from galinfo.atomic import write_text
 from galinfo.data.binning import Bins, EdgeBins
 from galinfo.data.inputs import parse_inputs
+from galinfo.data.validate import in_range, plain
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.aggregate import binned, summarize
 from galinfo.info.pid import ATOMS
-from galinfo.info.table import per_galaxy_table, pid_table, write_table
+from galinfo.info.table import _rows_of, per_galaxy_table, pid_table, write_table
 from galinfo.info.tuples import TupleSpec
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,15 @@ def estimate_table(
     rows = np.arange(dataset.n)
     for name in spec.models:
         rows = dataset.complete_rows(name, rows)
+    left_out = {"an input missing": dataset.n - len(rows)}
     y_all = dataset.column(target, rows)
-    ok = np.isfinite(y_all)
     if bins is None:
-        bins = make_target_bins(y_all[ok], min(n_bins, max(2, int(ok.sum()) // 10)), "quantile")
-    ok &= (y_all >= bins.low) & (y_all <= bins.high)
+        finite = np.isfinite(y_all)
+        if finite.sum() < 100:
+            raise DataValidationError(f"only {int(finite.sum())} galaxies have every input of {spec.label}")
+        bins = make_target_bins(y_all[finite], min(n_bins, max(2, int(finite.sum()) // 10)), "quantile")
+    ok = in_range(y_all, bins.low, bins.high)
+    left_out[f"{target} missing or outside [{plain(bins.low)}, {plain(bins.high)}]"] = int((~ok).sum())
     rows, y = rows[ok], y_all[ok]
     n_dropped = dataset.n - len(rows)
     if n_dropped:
@@ -111,6 +116,7 @@ def estimate_table(
     t.meta.update(source1=spec.source1, source2=spec.source2, union=spec.union, method="estimate",
                   ndropped=n_dropped, target=target, target_bin_edges=[float(e) for e in bins.edges],
                   binning="quantile" if isinstance(bins, EdgeBins) else "uniform")
+    t.meta["left_out"] = {why: n for why, n in left_out.items() if n}
     return t
 
 
@@ -121,7 +127,7 @@ def run_pid(
     *,
     runs: Sequence[str | os.PathLike] | None = None,
     estimate: bool = False,
-    prior: str = "full",
+    prior: str | None = None,
     split: str | None = None,
     measure: str = "mmi_pointwise",
     n_boot: int = 1000,
@@ -130,7 +136,12 @@ def run_pid(
     seed: int = 0,
     estimate_kwargs: dict | None = None,
 ) -> dict[str, Path]:
-    """Decompose one tuple and write ``pid.fits``, ``summary.ecsv``, binned tables and figures."""
+    """Decompose one tuple and write ``pid.fits``, ``summary.ecsv``, binned tables and figures.
+
+    ``prior``: ``"full"`` or ``"train"``; default ``"full"`` with ``runs`` (the paper) and the
+    estimator's own default (the training folds) with ``estimate``. ``pid_run.json`` records the
+    prior used and the galaxies left out per reason.
+    """
     from galinfo.data.dataset import Dataset
     from galinfo.info.plots import plot_atom_bars, plot_stack
 
@@ -146,14 +157,24 @@ def run_pid(
         for p, want in zip(preds, spec.models, strict=True):
             if parse_inputs(p.input_set).name != want:
                 raise ConfigError(f"run of {p.input_set} given where tuple {spec.label} needs {want}")
+        prior = prior or "full"
         table = pid_table(*preds, prior=prior, split=split or "test", measure=measure)
         table.meta["method"] = "runs"
+        in_split = _rows_of(ds.split, split or "test")
+        absent = int((preds[2].find(ds.objid[in_split]) < 0).sum())
+        if absent:  # galaxies of the split without a row in the union's predictions
+            counts = dict(table.meta.get("left_out", {}))
+            key = f"an input of {preds[2].input_set} missing"
+            table.meta["left_out"] = {key: counts.pop(key, 0) + absent, **counts}
     else:
-        table = estimate_table(ds, spec, measure=measure, seed=seed, **(estimate_kwargs or {}))
+        kwargs = dict(estimate_kwargs or {})
+        if prior is not None:
+            kwargs["prior"] = prior
+        prior = kwargs.get("prior", "train")
+        table = estimate_table(ds, spec, measure=measure, seed=seed, **kwargs)
         if split not in (None, "all"):
-            from galinfo.info.table import _rows_of
-
             table = table[_rows_of(np.asarray(table["split"]).astype(str), split)]
+    left_out = table.meta.pop("left_out", {})
     table = add_catalog_columns(table, ds)
     bin_edges = table.meta.pop("target_bin_edges", None)  # recorded in pid_run.json, not the FITS header
     out = Path(out_dir)
@@ -175,7 +196,8 @@ def run_pid(
     run_record = {"tuple": spec.label, "models": spec.models, "prior": prior, "split": split,
                   "measure": measure, "n_boot": n_boot, "ci": ci, "seed": seed,
                   "dataset": str(dataset_path), "dataset_checksum": ds.checksum,
-                  "runs": [str(r) for r in runs or []], "estimate": bool(estimate)}
+                  "runs": [str(r) for r in runs or []], "estimate": bool(estimate),
+                  "n": len(table), "left_out": left_out}
     if bin_edges is not None:
         run_record["target_bin_edges"] = bin_edges
     write_text(out / "pid_run.json", json.dumps(run_record, indent=2))

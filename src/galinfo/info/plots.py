@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from galinfo.atomic import atomic_path
+from galinfo.atomic import save_figure
 from galinfo.info.pid import ATOMS
 
 ATOM_COLORS = {"red": "#4C72B0", "unq1": "#DD8452", "unq2": "#55A868", "syn": "#8172B3"}
@@ -29,15 +29,7 @@ def _save(fig, stem: str | os.PathLike, dpi: int = 200) -> list[Path]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in ("png", "pdf"):
-        path = stem.with_suffix(f".{ext}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=ext)
-        out.append(path)
-    return out
+    return save_figure(fig, stem, dpi=dpi, bbox_inches="tight")
 
 
 def plot_stack(

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from galinfo.data.binning import TargetBins
+from galinfo.data.validate import plain
 from galinfo.errors import ConfigError, DataValidationError
 
 PriorSource = Literal["full", "train"]
@@ -99,7 +100,7 @@ def pointwise_mi(
     if bad.any():
         raise DataValidationError(
             f"{int(bad.sum())} value(s) of log_q_true are not finite log-probabilities <= 0 "
-            f"(first: {log_q[bad][0]!r})"
+            f"(first: {plain(log_q[bad][0])})"
         )
     p = binned_prior(y, bins, prior=prior, split=split, pseudocount=pseudocount)
     p_true = p[bins.index(y, column=column)]

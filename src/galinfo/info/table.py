@@ -10,6 +10,7 @@ from astropy.table import Table
 
 from galinfo.atomic import atomic_path
 from galinfo.data.binning import TargetBins
+from galinfo.data.validate import defined_rows, in_range, plain
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.info.pid import ATOMS, pid
 from galinfo.info.pointwise import PriorSource, binned_prior, pointwise_mi
@@ -42,9 +43,13 @@ def pid_table(
     ``p1``, ``p2``: predictions of the two single-source models, ``p12`` of their union (e.g. from
     :func:`galinfo.models.outputs.read_predictions`). Rows are the galaxies of ``p12`` in ``split``
     (``"test"`` by default, i.e. held out; ``"heldout"`` = val + test; ``"all"`` for cross-fitted
-    runs), matched by objid in ``p1`` and ``p2`` (all must be there). One prior is used for all
-    three models: ``"full"`` = histogram of the target over every galaxy of ``p12`` (the paper),
+    runs), matched by objid in ``p1`` and ``p2``. One prior is used for all three models: ``"full"`` =
+    histogram of the target over every galaxy of ``p12`` with a defined target (the paper),
     ``"train"`` = its training split only.
+
+    Galaxies with a missing or out-of-bin target, without outputs (or absent) in a model (an input
+    missing), or with an undefined ``log_q_true`` are left out; ``meta["left_out"]`` counts them per reason.
+    The three runs must share the dataset checksum and have unique objids.
     """
     bins: TargetBins = p12.bins
     for p in (p1, p2):
@@ -56,22 +61,53 @@ def pid_table(
             raise DataValidationError(
                 f"target column differs: {p.input_set} has {p.target_column}, {p12.input_set} has {p12.target_column}"
             )
-    if len(np.unique(p12.objid)) != len(p12.objid):
-        raise DataValidationError(f"duplicate objid in the predictions of {p12.input_set}")
-    p = binned_prior(p12.target, bins, prior=prior, split=p12.split)
+    for p in (p1, p2, p12):
+        dup = p.duplicated_objids()
+        if dup.size:
+            raise DataValidationError(
+                f"{dup.size} objid(s) appear more than once in the predictions of {p.input_set} "
+                f"(first: {int(dup[0])})"
+            )
+    sums = {p.input_set: p.data_checksum for p in (p1, p2, p12)}
+    if len(set(sums.values())) > 1:
+        raise DataValidationError(
+            "the three runs were not made on one dataset (data checksums "
+            + ", ".join(f"{k}: {(v or 'none')[:12]}" for k, v in sums.items()) + ")"
+        )
+    column = p12.target_column
+    defined = in_range(p12.target, bins.low, bins.high)
+    p = binned_prior(p12.target[defined], bins, prior=prior, split=p12.split[defined])
     sel = np.flatnonzero(_rows_of(p12.split, split))
     if sel.size == 0:
         raise DataValidationError(f"no galaxy of {p12.input_set} is in split {split!r}")
+    left_out = {f"{column} missing or outside [{plain(bins.low)}, {plain(bins.high)}]": int((~defined[sel]).sum())}
+    sel = sel[defined[sel]]
+    rows: dict[str, np.ndarray] = {}
+    for key, pred in (("i12", p12), ("i1", p1), ("i2", p2)):
+        r = pred.find(p12.objid[sel])
+        found = r >= 0
+        found[found] = pred.predicted()[r[found]]
+        left_out[f"an input of {pred.input_set} missing"] = int((~found).sum())
+        sel, rows = sel[found], {k: v[found] for k, v in rows.items()}
+        rows[key] = r[found]
+    ok = defined_rows(*(pred.log_q_true[rows[key]] for key, pred in (("i1", p1), ("i2", p2), ("i12", p12))))
+    left_out["log q undefined in a model"] = int((~ok).sum())
+    sel, rows = sel[ok], {k: v[ok] for k, v in rows.items()}
+    if sel.size == 0:
+        raise DataValidationError(
+            f"no galaxy of {p12.input_set} in split {split!r} has a defined decomposition "
+            f"(left out: {', '.join(f'{n} {why}' for why, n in left_out.items() if n)})"
+        )
     objid = p12.objid[sel]
     target = p12.target[sel]
     values = {}
     for key, pred in (("i1", p1), ("i2", p2), ("i12", p12)):
-        rows = pred.align(objid) if pred is not p12 else sel
-        if not np.allclose(pred.target[rows], target, rtol=0, atol=1e-9, equal_nan=False):
+        r = rows[key]
+        if not np.allclose(pred.target[r], target, rtol=0, atol=1e-9, equal_nan=False):
             raise DataValidationError(
-                f"true {p12.target_column} differs between {pred.input_set} and {p12.input_set} for the same objid"
+                f"true {column} differs between {pred.input_set} and {p12.input_set} for the same objid"
             )
-        values[key] = pointwise_mi(pred.log_q_true[rows], target, bins, p, column=p12.target_column)
+        values[key] = pointwise_mi(pred.log_q_true[r], target, bins, p, column=column)
     atoms = pid(values["i1"], values["i2"], values["i12"], measure=measure)
     t = Table()
     t["objid"] = objid.astype(np.int64)
@@ -82,8 +118,9 @@ def pid_table(
     t.meta.update(
         source1=p1.input_set, source2=p2.input_set, union=p12.input_set, measure=measure,
         prior=prior if isinstance(prior, str) else "explicit", split=split, units="nat",
-        target=p12.target_column,
+        target=p12.target_column, nleftout=int(sum(left_out.values())),
     )
+    t.meta["left_out"] = {why: n for why, n in left_out.items() if n}
     return t
 
 
@@ -111,6 +148,8 @@ def per_galaxy_table(
 
 def write_table(table: Table, path: str | os.PathLike) -> Path:
     """Write a table atomically (format from the suffix, e.g. .fits or .ecsv)."""
+    table = table.copy(copy_data=False)
+    table.meta = {k: v for k, v in table.meta.items() if not isinstance(v, dict | list)}
     with atomic_path(path) as tmp:
         table.write(tmp, overwrite=True)
     return Path(path)
@@ -139,5 +178,9 @@ def latent_copula_pid(
         raise DataValidationError(f"no galaxy of {p1.input_set} is in split {split!r}")
     objid = p1.objid[sel]
     r2 = p2.align(objid)
-    s12 = None if p12 is None else p12.latent[p12.align(objid)]
+    r12 = None if p12 is None else p12.align(objid)
+    ok = defined_rows(p1.latent[sel], p2.latent[r2], p1.target[sel], None if p12 is None else p12.latent[r12])
+    if not ok.all():  # galaxies without a latent in a model (an input missing) or without a target
+        sel, r2, r12 = sel[ok], r2[ok], None if r12 is None else r12[ok]
+    s12 = None if p12 is None else p12.latent[r12]
     return gaussian_copula_pid(p1.latent[sel], p2.latent[r2], p1.target[sel], s12)

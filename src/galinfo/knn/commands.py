@@ -36,7 +36,7 @@ def knn_cmd(
     if use_gpu is None:
         raise ConfigError(f"--gpu must be auto, yes or no, got {gpu!r}")
     pred = read_predictions(run)
-    n_train = int(pred.mask("train").sum())
+    n_train = int((pred.mask("train") & pred.predicted()).sum())
     if not 1 <= kmax <= n_train - 1:
         raise ConfigError(
             f"--kmax {kmax} must be between 1 and {n_train - 1} (train galaxies minus one)"
@@ -80,6 +80,7 @@ def _metrics_table(pred, arrays):
     from rich.table import Table
 
     from galinfo import metrics
+    from galinfo.data.validate import in_range
 
     table = Table(title=f"adaptive KNN vs softmax ({pred.input_set})")
     for col in (
@@ -91,8 +92,9 @@ def _metrics_table(pred, arrays):
     def fmt(x: float) -> str:
         return "n/a" if not np.isfinite(x) else f"{x:.4f}"
 
+    defined = pred.predicted() & in_range(pred.target, pred.bins.low, pred.bins.high)
     for split in ("train", "val", "test"):
-        m = pred.mask(split)
+        m = pred.mask(split) & defined  # galaxies with outputs and a target inside the bins
         if not m.any():
             continue
         y = pred.target[m]

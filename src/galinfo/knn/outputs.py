@@ -37,6 +37,7 @@ import h5py
 import numpy as np
 
 from galinfo.atomic import atomic_path
+from galinfo.data.validate import defined_rows, in_range
 from galinfo.errors import DataValidationError
 from galinfo.knn.adaptive import AdaptiveKNN
 from galinfo.models.outputs import Predictions
@@ -68,11 +69,13 @@ def run_adaptive_knn(
         raise DataValidationError(
             f"predictions of {pred.input_set} have no latent (model without a latent space)"
         )
-    latent = np.asarray(pred.latent)
+    n = len(pred)
+    have = np.flatnonzero(defined_rows(pred.latent))  # galaxies lacking an input have no latent
+    latent = np.asarray(pred.latent)[have]
     # training galaxies whose target lies in the bins (a log M* < 6 has no bin to vote for)
     b = pred.bins
-    t = pred.target
-    train = np.flatnonzero(pred.mask("train") & np.isfinite(t) & (t >= b.low) & (t <= b.high))
+    t = pred.target[have]
+    train = np.flatnonzero((pred.split[have] == "train") & in_range(t, b.low, b.high))
     if train.size < 2:
         raise DataValidationError(f"predictions have {train.size} train rows; need at least 2")
     model = AdaptiveKNN(
@@ -83,18 +86,15 @@ def run_adaptive_knn(
     def cb(what: str, total: int):
         return progress(what, total) if progress is not None else None
 
-    model.fit(latent[train], pred.target[train], progress=cb("fit: train PITs", train.size))
-    n = len(pred)
+    model.fit(latent[train], t[train], progress=cb("fit: train PITs", train.size))
     # training rows leave themselves out; others search all training galaxies
-    self_rows = np.full(n, -1, dtype=np.int64)
+    self_rows = np.full(have.size, -1, dtype=np.int64)
     self_rows[train] = np.arange(train.size)
     res = model.predict(
-        latent, pred.target, self_rows=self_rows, return_pdf=save_pdf,
-        return_neighbors=save_neighbors, progress=cb("predict: all galaxies", n),
+        latent, t, self_rows=self_rows, return_pdf=save_pdf,
+        return_neighbors=save_neighbors, progress=cb("predict: all galaxies", have.size),
     )
-    out = {
-        "objid": pred.objid,
-        "split": pred.split,
+    computed = {
         "k": res.k,
         "w1_local": res.w1,
         "pdf_mean": res.mean,
@@ -106,9 +106,15 @@ def run_adaptive_knn(
         "crps": res.crps,
     }
     if save_pdf:
-        out["pdf"] = res.pdf
+        computed["pdf"] = res.pdf
     if save_neighbors:
-        out["neighbor_rows"] = train[res.neighbors]
+        computed["neighbor_rows"] = have[train[res.neighbors]]
+    out = {"objid": pred.objid, "split": pred.split}
+    for name, values in computed.items():  # every galaxy gets a row: NaN (or -1) where there is no latent
+        values = np.asarray(values)
+        full = np.full((n, *values.shape[1:]), -1 if values.dtype.kind in "iu" else np.nan, dtype=values.dtype)
+        full[have] = values
+        out[name] = full
     return model, out
 
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from galinfo.data.validate import require_finite
 from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,7 @@ def _check_matrix(x: np.ndarray, name: str) -> np.ndarray:
         raise DataValidationError(f"{name} is empty (shape {x.shape})")
     if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise DataValidationError(f"{name} must be real numbers, got dtype {x.dtype}")
-    finite = np.isfinite(x)
-    if not finite.all():
-        bad = np.flatnonzero(~finite.all(axis=1))
-        raise DataValidationError(
-            f"{name} has {bad.size} row(s) with NaN/inf (first row: {int(bad[0])})"
-        )
+    require_finite(x, name)
     return x
 
 

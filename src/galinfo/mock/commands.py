@@ -20,6 +20,8 @@ def register(app: typer.Typer) -> None:
         dask: str | None = typer.Option(None, "--dask", help="dask.distributed scheduler address"),
         overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT if it exists"),
         chunk_size: int = typer.Option(500, "--chunk-size", help="candidates per chunk (does not change the result)"),
+        defects: str = typer.Option("none", "--defects",
+                                    help="add real-survey catalogue defects: none or sdss (counts in the manifest)"),
     ) -> None:
         """Render a mock SDSS+WISE survey (catalogue, ugriz images, truth_dag.json) with GalSim."""
         import logging
@@ -29,5 +31,5 @@ def register(app: typer.Typer) -> None:
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         path = generate(n, seed, out, workers, resume=resume, dask_address=dask,
-                        config=MockConfig(chunk_size=chunk_size), overwrite=overwrite, progress=True)  # fmt: skip
+                        config=MockConfig(chunk_size=chunk_size, defects=defects), overwrite=overwrite, progress=True)  # fmt: skip
         typer.echo(f"wrote {path}")

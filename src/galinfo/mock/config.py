@@ -76,6 +76,10 @@ class MockConfig:
     renderer : str
         ``"fourier"`` (fast Fourier synthesis of the GalSim profiles) or ``"galsim"`` (GalSim
         ``drawImage``, the reference); they agree to a few 1e-5 of the total flux per pixel.
+    defects : str
+        ``"none"`` (default, a clean catalogue) or ``"sdss"``: add the defects of real survey
+        catalogues at realistic rates after rendering (:mod:`galinfo.mock.defects`). They do not
+        change the rendered chunks, so ``--resume`` may switch them.
     chunk_size : int
         Candidates per chunk (the unit of work, of the ``.partial`` files and of ``--resume``).
         Changing it does not change the mock: every candidate is drawn and rendered from its
@@ -96,6 +100,7 @@ class MockConfig:
     disc_q0: float = 0.2
     dust_grey_coeff: float = 2.5
     renderer: str = "fourier"
+    defects: str = "none"
     chunk_size: int = 500
 
     def __post_init__(self) -> None:
@@ -113,11 +118,15 @@ class MockConfig:
             raise ConfigError(f"dust_grey_coeff {self.dust_grey_coeff} must be >= 0")
         if self.render_margin < 0:
             raise ConfigError(f"render_margin {self.render_margin} must be >= 0")
+        from galinfo.mock.defects import check_defects
+
+        check_defects(self.defects)
 
     def realisation_dict(self) -> dict:
-        """Fields that change the realisation (``chunk_size`` does not)."""
+        """Fields that change the rendered realisation (``chunk_size`` and ``defects`` do not)."""
         d = asdict(self)
         d.pop("chunk_size")
+        d.pop("defects")
         return d
 
     def digest(self) -> str:

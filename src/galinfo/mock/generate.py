@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galinfo.atomic import atomic_path
+from galinfo.atomic import atomic_path, write_text
 from galinfo.data.schema import BANDS, REQUIRED_COLUMNS, WISE_BANDS
 from galinfo.errors import ConfigError, GalinfoError
 from galinfo.mock.config import MockConfig
@@ -166,7 +166,7 @@ def _prepare_partial(partial: Path, seed: int, cfg: MockConfig, chunk_size: int,
     if partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    state_path.write_text(json.dumps(state, sort_keys=True))
+    write_text(state_path, json.dumps(state, sort_keys=True))
     return chunk_size
 
 
@@ -208,6 +208,22 @@ def _catalog_table(parts: list[dict[str, np.ndarray]], n: int, seed: int, cfg: M
     table.meta["MOCKSEED"] = seed
     table.meta["MOCKCFG"] = cfg.digest()
     return table
+
+
+def _add_defects(table, cfg: MockConfig, seed: int) -> dict[str, int]:
+    """Inject ``cfg.defects`` into the measured columns of ``table`` (in place); counts per defect."""
+    from galinfo.mock.defects import inject_defects
+
+    if cfg.defects == "none":
+        return {}
+    cols = {c: np.asarray(table[c]) for c in table.colnames if table[c].ndim == 1}
+    counts = inject_defects(cols, cfg.defects, seed)
+    for c, values in cols.items():
+        if values.dtype.kind == "f" and not np.array_equal(values, np.asarray(table[c]), equal_nan=True):
+            unit = table[c].unit
+            table[c] = values
+            table[c].unit = unit
+    return counts
 
 
 def generate(
@@ -332,6 +348,7 @@ def generate(
         with np.load(_chunk_path(partial, k)) as zf:
             parts.append({key: zf[key] for key in zf.files if key != "images"})
     table = _catalog_table(parts, n, seed, cfg)
+    defects = _add_defects(table, cfg, seed)
 
     def image_blocks() -> Iterator[np.ndarray]:
         remaining = n
@@ -354,6 +371,7 @@ def generate(
         "measurement_fallbacks": n_fallback,
         "measurement_fallback_fraction": round(n_fallback / (15 * n), 5),
         "measured_cut_acceptance": round(sum(kept_per_chunk[k] for k in range(n_chunks_used)) / max(n_rendered, 1), 4),
+        "defects": {"set": cfg.defects, "injected": defects},
     }
     write_dataset(out, table, images=image_blocks(), provenance=provenance, overwrite=overwrite,
                   extra_files={"truth_dag.json": truth_dag_json(cfg.realisation_dict())})  # fmt: skip

@@ -16,6 +16,7 @@ import torch
 
 from galinfo.data.binning import TargetBins
 from galinfo.data.inputs import InputSet, parse_inputs
+from galinfo.data.validate import in_range
 from galinfo.errors import DataValidationError
 from galinfo.models.preprocess import Standardiser, flux_floor, normalise_images, signed_log
 
@@ -118,7 +119,7 @@ def usable_rows(ds, input_set: InputSet | str) -> tuple[np.ndarray, int]:
 def target_bins_of(ds, column: str, bins: TargetBins, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(values, bin index or -1 where the value is missing / outside the bin range)."""
     y = ds.column(column, rows)
-    ok = np.isfinite(y) & (y >= bins.low) & (y <= bins.high)
+    ok = in_range(y, bins.low, bins.high)
     idx = np.full(len(y), -1, dtype=np.int64)
     idx[ok] = bins.index(y[ok], column=column)
     return y, idx

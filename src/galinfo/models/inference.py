@@ -99,18 +99,21 @@ def resolve_smoothing(smooth: str | float | None, log_pdf: np.ndarray, y_bin: np
 def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", store_pdf: bool = True,
             batch: int = 1024, smooth: str | float | None = None, subset: str | None = None,
             out: str | os.PathLike | None = None) -> Path:
-    """Write ``RUN/predictions.h5`` for every usable galaxy of every split of ``dataset``.
+    """Write ``RUN/predictions.h5``: one row for every galaxy of every split of ``dataset``.
 
-    ``dataset`` defaults to the dataset the run was trained on. Galaxies lacking a feature of the
-    input set are left out (counted in the log); galaxies whose target is missing or outside the bin
-    range get ``log_q_true = NaN``. ``smooth``: None (the raw softmax), ``"auto"`` (a Gaussian whose
+    ``dataset`` defaults to the dataset the run was trained on. A galaxy lacking a feature of the
+    input set has NaN outputs (latent, pdf, summaries, ``log_q_true``; counted in the log); a
+    galaxy whose target is missing or outside the bin range has ``log_q_true = NaN``.
+    ``smooth``: None (the raw softmax), ``"auto"`` (a Gaussian whose
     width maximises the validation mean ln q, see :mod:`galinfo.models.smoothing`) or a Gaussian
     width in target units (dex for log M*); every output (pdf, ln q, mean/median/mode) is then taken
     from the smoothed pdf.
 
     An amortised run (``train(..., amortised=True)``) predicts one input set at a time: ``subset``
     names it (a union of the run's input groups) and the predictions go to ``out`` (default
-    ``RUN/subsets/<subset>/``), with the same contract as a dedicated run's. Returns the path written.
+    ``RUN/subsets/<subset>/``), with the same contract as a dedicated run's: one row per galaxy, NaN
+    outputs for a galaxy lacking a group of the subset (its other groups do not matter). Returns
+    the path written.
     """
     from galinfo.data.dataset import Dataset
     from galinfo.models.training import select_device
@@ -133,10 +136,10 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
         rows = AmortisedSpec.usable_rows_of(ds, spec.input_set)
         data = spec.model_data(ds, rows, tgt["column"], bins, subset=input_set)
         keep = (data.avail | ~data.fixed_mask).all(dim=1).numpy()  # galaxies with every group of the subset
-        n_out = int((~keep).sum())
-        if n_out:
-            log.warning("input set %s: %d of %d galaxies lack a feature and are left out", input_set, n_out, len(rows))
         data, rows = data.subset(keep), rows[keep]
+        n_out = ds.n - len(rows)  # counted as a dedicated run of the subset counts them (usable_rows)
+        if n_out:
+            log.warning("input set %s: %d of %d galaxies lack a feature and are left out", input_set, n_out, ds.n)
         out_dir = Path(out) if out is not None else run_dir / "subsets" / _slug(input_set)
     else:
         if subset is not None:
@@ -156,16 +159,26 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
     if n_out:
         log.warning("%d galaxies have %s missing or outside [%g, %g]: log_q_true is NaN",
                     n_out, tgt["column"], bins.low, bins.high)
+
+    def every_row(values: np.ndarray | None) -> np.ndarray | None:
+        """``values`` of the usable rows spread over every galaxy, NaN for the others."""
+        if values is None:
+            return None
+        full = np.full((ds.n, *values.shape[1:]), np.nan, dtype=np.result_type(values.dtype, np.float32))
+        full[rows] = values
+        return full
+
     pred = Predictions(
-        objid=ds.objid[rows], split=ds.split[rows], target=data.y,
-        log_q_true=log_q_at(log_pdf, y_bin), bins=bins, input_set=input_set,
-        target_column=tgt["column"], objective=ckpt["train_config"]["objective"], latent=latent,
-        pdf=np.exp(log_pdf).astype(np.float32) if store_pdf else None,
+        objid=ds.objid, split=ds.split, target=ds.column(tgt["column"]),
+        log_q_true=every_row(log_q_at(log_pdf, y_bin)), bins=bins, input_set=input_set,
+        target_column=tgt["column"], objective=ckpt["train_config"]["objective"], latent=every_row(latent),
+        pdf=every_row(np.exp(log_pdf).astype(np.float32)) if store_pdf else None,
         config={"train_config": ckpt["train_config"], "model_config": ckpt["model_config"],
                 "best_step": ckpt["run_state"]["best_step"], "best_val_ce": ckpt["run_state"]["best_metric"],
                 "pdf_smoothing": smoothing,
                 **({"amortised_run": str(run_dir.resolve()), "family": spec.input_set} if subset else {})},
-        data_checksum=ds.checksum, pdf_smoothing=smoothing["width"], **pdf_summaries(log_pdf, bins),
+        data_checksum=ds.checksum, pdf_smoothing=smoothing["width"],
+        **{k: every_row(v) for k, v in pdf_summaries(log_pdf, bins).items()},
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_predictions(out_dir, pred)
@@ -184,7 +197,7 @@ def evaluate(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
     pred = read_predictions(run_dir)
     if pred.pdf_mean is None:
         raise GalinfoError(f"{run_dir}/predictions.h5 has no pdf_mean")
-    ok = np.isfinite(pred.target)
+    ok = np.isfinite(pred.target) & pred.predicted()
     out: dict[str, dict[str, float]] = {}
     for split in SPLITS:
         m = pred.mask(split) & ok

@@ -1,7 +1,9 @@
 """Per-galaxy outputs of a trained model: ``RUN/predictions.h5``.
 
 This file is the contract between models and the analyses (KNN, causal tests, information
-decomposition). One row per galaxy of the dataset (every split), keyed by ``objid``:
+decomposition). One row per galaxy of the dataset (every split), keyed by ``objid``; a galaxy that
+lacks an input of the model has NaN outputs (``Predictions.predicted()`` is False there), one whose
+target is missing or outside the bins has ``log_q_true = NaN``:
 
 ==============  ==============  ==========================================================
 dataset         shape / dtype   meaning
@@ -79,18 +81,40 @@ class Predictions:
     def __len__(self) -> int:
         return len(self.objid)
 
+    def predicted(self) -> np.ndarray:
+        """Boolean mask of the rows with model outputs (a galaxy lacking an input has NaN outputs)."""
+        for values in (self.pdf_mean, self.latent):
+            if values is not None:
+                v = np.asarray(values)
+                return np.isfinite(v) if v.ndim == 1 else np.isfinite(v.reshape(len(v), -1)).all(axis=1)
+        return np.ones(len(self.objid), dtype=bool)
+
     def mask(self, split: str) -> np.ndarray:
         """Boolean mask of the rows in ``split``."""
         return self.split == split
 
-    def align(self, objid: np.ndarray) -> np.ndarray:
-        """Row indices of these predictions for the given objids (all must be present)."""
+    def find(self, objid: np.ndarray) -> np.ndarray:
+        """Row indices of these predictions for the given objids, -1 where an objid is absent."""
         objid = np.asarray(objid, dtype=np.int64)
+        if len(self.objid) == 0:
+            return np.full(len(objid), -1, dtype=np.int64)
         order = np.argsort(self.objid, kind="stable")
         pos = np.searchsorted(self.objid, objid, sorter=order)
         pos = np.clip(pos, 0, len(order) - 1)
-        rows = order[pos]
-        missing = self.objid[rows] != objid
+        rows = order[pos].astype(np.int64)
+        rows[self.objid[rows] != objid] = -1
+        return rows
+
+    def duplicated_objids(self) -> np.ndarray:
+        """The objids that appear more than once (should be none)."""
+        uniq, counts = np.unique(self.objid, return_counts=True)
+        return uniq[counts > 1]
+
+    def align(self, objid: np.ndarray) -> np.ndarray:
+        """Row indices of these predictions for the given objids (all must be present)."""
+        objid = np.asarray(objid, dtype=np.int64)
+        rows = self.find(objid)
+        missing = rows < 0
         if missing.any():
             raise DataValidationError(
                 f"{int(missing.sum())} objid(s) are not in the predictions of {self.input_set} "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from galinfo.data.validate import require_finite
 from galinfo.errors import DataValidationError
 
 NORM_FLUX_CLIP_PERCENTILE = 1.0
@@ -54,8 +55,7 @@ class Standardiser:
             raise DataValidationError(f"tabular features must be 2-D, got shape {x.shape}")
         if x.shape[1] == 0:
             return cls(np.zeros(0), np.ones(0), tuple(columns))
-        if not np.isfinite(x).all():
-            raise DataValidationError("non-finite tabular features in the training split")
+        require_finite(x, "the tabular features of the training split")
         std = x.std(axis=0)
         std = np.where(std > 0, std, 1.0)  # constant column: centre only
         return cls(x.mean(axis=0), std, tuple(columns))
@@ -91,7 +91,6 @@ def normalise_images(images: np.ndarray, petro_flux: np.ndarray, floor: np.ndarr
     is 1 per pixel (keeps values in the range where ``signed_log`` is not linear).
     """
     flux = np.maximum(np.asarray(petro_flux, dtype=np.float64), floor[None, :])
-    if not np.isfinite(flux).all():
-        raise DataValidationError("non-finite Petrosian flux for a normalised image input")
+    require_finite(flux, "the Petrosian flux of a normalised image input")
     n_pix = images.shape[-1] * images.shape[-2]
     return (images / flux[:, :, None, None] * n_pix).astype(np.float32)

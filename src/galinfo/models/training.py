@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from galinfo.data.inputs import parse_inputs
+from galinfo.data.inputs import InputSet, parse_inputs
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.models import losses
 from galinfo.models.amortised import AmortisedSpec, default_focus, mask_generator, validation_masks
@@ -245,8 +245,6 @@ def _resolve_config(out: Path, cfg: TrainConfig | None, inputs, objective, prese
     else:
         requested = {**cfg.to_dict(), **overrides}
     requested = {k: v for k, v in requested.items() if v is not None}
-    if "inputs" in requested:
-        requested["inputs"] = parse_inputs(requested["inputs"]).name
     fixed = {k: v for k, v in requested.items() if k not in RESUMABLE_FIELDS}
     clash = [k for k, v in fixed.items() if k in saved.to_dict() and saved.to_dict()[k] != v
              and not (isinstance(v, tuple | list) and list(v) == list(saved.to_dict()[k]))]
@@ -264,7 +262,7 @@ def train(
     out: str | os.PathLike,
     cfg: TrainConfig | None = None,
     *,
-    inputs: str | None = None,
+    inputs: InputSet | str | None = None,
     objective: str | None = None,
     preset: str | None = None,
     progress: bool = False,
@@ -279,7 +277,8 @@ def train(
     (raising ``KeyboardInterrupt`` from it simulates an interruption). Returns ``out``.
     """
     out = Path(out)
-    cfg, ckpt = _resolve_config(out, cfg, inputs, objective, preset, overrides)
+    requested = parse_inputs(inputs) if inputs is not None else None  # the one parse, at the edge
+    cfg, ckpt = _resolve_config(out, cfg, requested.name if requested else None, objective, preset, overrides)
     ds = _open(dataset)
     if ckpt is not None and ckpt.get("data_checksum") not in (None, ds.checksum):
         raise DataValidationError(f"{out} was trained on another dataset (checksum differs from {ds.path})")
@@ -298,7 +297,7 @@ def train(
     is_main = rank == 0
     on_gpu = device.type == "cuda"
     bf16 = cfg.bf16 and on_gpu
-    iset = parse_inputs(cfg.inputs)
+    iset = requested if requested is not None and requested.name == cfg.inputs else parse_inputs(cfg.inputs)
     spec_cls = AmortisedSpec if cfg.amortised else InputSpec
     channels_last = cfg.channels_last and on_gpu and iset.has_images
 

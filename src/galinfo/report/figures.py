@@ -11,16 +11,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from galinfo.atomic import save_figure  # noqa: E402
 from galinfo.metrics import pit, pit_histogram, pit_wasserstein  # noqa: E402
 
 
 def _save(fig, stem: Path) -> Path:
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png = stem.with_suffix(".png")
-    fig.savefig(png, dpi=130, bbox_inches="tight")
-    fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
-    plt.close(fig)
-    return png
+    try:
+        return save_figure(fig, stem, dpi=130, bbox_inches="tight")[0]
+    finally:
+        plt.close(fig)
 
 
 def plot_estimates(models: dict[str, tuple[np.ndarray, np.ndarray]], stem: str | os.PathLike,

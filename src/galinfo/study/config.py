@@ -104,6 +104,7 @@ class StudyConfig:
             raise ConfigError(f"training.smooth {self.smooth!r} must be 'none', 'auto' or a width >= 0 "
                               "in target units") from None
         object.__setattr__(self, "smooth", str(self.smooth).strip().lower())
+        _check_training(self.preset, self.image_preset, self.overrides)
         if self.pid_models not in PID_MODELS:
             raise ConfigError(f"pid.models {self.pid_models!r} is not one of {', '.join(PID_MODELS)}")
         if self.image_arch is not None:
@@ -133,6 +134,22 @@ class StudyConfig:
     @property
     def all_tuples(self) -> tuple[TupleSpec, ...]:
         return self.tuples + (band_study_tuples() if self.band_studies else ())
+
+
+def _check_training(preset: str, image_preset: str | None, overrides: dict[str, Any]) -> None:
+    """Presets and overrides must name a training configuration, before any work starts."""
+    from galinfo.models.config import PRESETS as TRAIN_PRESETS
+    from galinfo.models.config import make_config
+
+    for key, name in (("training.preset", preset), ("training.image_preset", image_preset)):
+        if name is not None and name not in TRAIN_PRESETS:
+            raise ConfigError(f"{key} {name!r} is not one of {', '.join(TRAIN_PRESETS)}")
+    try:
+        make_config("M_ugriz", "ce", preset, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"training.overrides: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"training.overrides: {str(exc).splitlines()[0]}") from None
 
 
 _TOP_KEYS = {"name", "dataset", "training", "target", "latent_models", "pid", "causal", "discover", "seed",

@@ -1,7 +1,7 @@
 """The study report: ``report.html`` (self-contained, figures embedded) and ``results.json``.
 
 ``results.json`` has the top-level keys ``estimation``, ``pid``, ``causal`` and, for mock data,
-``truth_check``; plus ``dataset`` and ``knn``. Every number in the page comes from the step
+``truth_check``; plus ``dataset``, ``knn`` and ``left_out`` ({step: {reason: galaxies}}). Every number in the page comes from the step
 summaries of the same run.
 """
 
@@ -52,6 +52,19 @@ def dataset_section(s: dict) -> Section:
     if prov.get("dropped"):
         paras.append("Rows dropped at import: " + ", ".join(f"{v} {k}" for k, v in prov["dropped"].items()) + ".")
     return Section("Dataset", paras)
+
+
+def left_out_section(left_out: dict[str, dict[str, int]], masked: dict[str, int]) -> Section:
+    """Per step, how many galaxies were left out and why; values masked at import, per column."""
+    rows = [[step, n, why] for step, reasons in left_out.items() for why, n in reasons.items()]
+    paras = ["Every step uses the galaxies for which its quantities are defined and counts the rest "
+             "(docs/data-model.md, the missing-value contract)."
+             + ("" if rows else " No step left any galaxy out.")]
+    if masked:
+        paras.append("Values masked at import (sentinels, no-match codes, non-physical values): "
+                     + ", ".join(f"{c} {n}" for c, n in masked.items()) + ".")
+    return Section("Galaxies left out, per step", paras,
+                   [TableBlock(["step", "galaxies", "why"], rows)] if rows else [])
 
 
 def estimation_section(models: list[dict], knn: list[dict], figures: list[Figure]) -> Section:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from galinfo.data.dataset import Dataset, sha256_file
+from galinfo.data.validate import in_range
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.models.outputs import PREDICTIONS_FILE
 from galinfo.report.html import write_text_atomic
@@ -148,8 +149,8 @@ class Study:
     # -- running -------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Run every step not yet done; return the report's results."""
-        self.out.mkdir(parents=True, exist_ok=True)
         self.check_before_data()
+        self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.out / "study.json", json.dumps(_config_dict(self.cfg), indent=1, default=str))
         self.compute_keys()
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -208,8 +209,9 @@ def _run_subset(study: Study, step: Step) -> dict:
     predict(family_run, study.dataset_path, subset=p["inputs"], out=out,
             smooth=None if smooth in (None, "none") else smooth)
     metrics = evaluate(out)
+    lo, hi = study.cfg.target_range
     return {"run": str(out), "inputs": p["inputs"], "objective": "ce", "amortised_from": p["family"],
-            "metrics": metrics}
+            "metrics": metrics, "left_out": _model_left_out(out, study.summaries["dataset"]["n"], lo, hi)}
 
 
 def _run_dataset(study: Study, step: Step) -> dict:
@@ -227,8 +229,11 @@ def _run_dataset(study: Study, step: Step) -> dict:
         fn = {"na10": importers.import_na10, "lcs": importers.import_lcs, "table": importers.import_table}[cfg.kind]
         fn(cfg.path, out, seed=cfg.seed, overwrite=True)
     ds = Dataset.open(out)
+    prov = ds.manifest.get("provenance", {})
     return {"path": str(out), "n": ds.n, "n_per_split": ds.manifest["n_per_split"], "checksum": ds.checksum,
-            "has_images": ds.has_images, "kind": cfg.kind, "provenance": ds.manifest.get("provenance", {})}
+            "has_images": ds.has_images, "kind": cfg.kind, "provenance": prov,
+            "left_out": {f"dropped at import: {why}": n for why, n in (prov.get("dropped") or {}).items() if n},
+            "masked": {c: sum(r.values()) for c, r in (prov.get("masked") or {}).items()}}
 
 
 def _run_model(study: Study, step: Step) -> dict:
@@ -243,7 +248,7 @@ def _run_model(study: Study, step: Step) -> dict:
     if run.exists() and (not key_file.exists() or key_file.read_text() != train_key):
         shutil.rmtree(run)  # a run of other settings: start again
     run.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(train_key)
+    write_text_atomic(key_file, train_key)
     lo, hi = p["target_range"]
     extra = {k: p[k] for k in ("arch", "batch_size") if k in p}
     if amortised:
@@ -255,10 +260,39 @@ def _run_model(study: Study, step: Step) -> dict:
         history = json.loads((run / "history.json").read_text())
         best = min(history, key=lambda h: h["val_ce"]) if history else {}
         return {"run": str(run), "inputs": p["inputs"], "objective": "ce", "amortised": True,
-                "subsets": p["subsets"], "best_val_ce": best.get("val_ce"), "best_step": best.get("step")}
+                "subsets": p["subsets"], "best_val_ce": best.get("val_ce"), "best_step": best.get("step"),
+                "left_out": _amortised_left_out(study, p["inputs"], p["target"], lo, hi)}
     predict(run, study.dataset_path, smooth=p.get("smooth"))
     metrics = evaluate(run)
-    return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics}
+    return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics,
+            "left_out": _model_left_out(run, study.summaries["dataset"]["n"], lo, hi)}
+
+
+def _model_left_out(run: Path, n_dataset: int, lo: float, hi: float) -> dict[str, int]:
+    """Galaxies a model left out, per reason: no prediction (an input missing), and no defined
+    ln q (target missing or outside the bins: not trained on, left out of information measures)."""
+    from galinfo.models.outputs import read_predictions
+
+    pred = read_predictions(run)
+    has = pred.predicted()
+    counts = {"an input missing (no prediction)": n_dataset - len(pred) + int((~has).sum()),
+              f"{pred.target_column} missing or outside [{lo:g}, {hi:g}] (not trained on, ln q undefined)":
+                  int((has & ~np.isfinite(pred.log_q_true)).sum())}
+    return {why: n for why, n in counts.items() if n}
+
+
+def _amortised_left_out(study: Study, family: str, target: str, lo: float, hi: float) -> dict[str, int]:
+    """Galaxies an amortised network was not trained on, per reason. A galaxy lacking an input
+    group is trained on with that group masked; its predictions are counted by the subset steps."""
+    from galinfo.models.amortised import AmortisedSpec
+
+    ds = Dataset.open(study.dataset_path)
+    usable = np.zeros(ds.n, dtype=bool)
+    usable[AmortisedSpec.usable_rows_of(ds, family)] = True
+    defined = in_range(ds.column(target), lo, hi)
+    counts = {"an image band's magnitude missing (not trained on)": int((~usable).sum()),
+              f"{target} missing or outside [{lo:g}, {hi:g}] (not trained on)": int((usable & ~defined).sum())}
+    return {why: n for why, n in counts.items() if n}
 
 
 def _run_external(study: Study, step: Step) -> dict:
@@ -280,7 +314,10 @@ def _run_external(study: Study, step: Step) -> dict:
     if p["objective"] == "scl" and pred.latent is None:
         raise ConfigError(f"external model {p['inputs']} has no latent, but the study uses it as a latent model")
     metrics = evaluate(run) if pred.pdf_mean is not None else {}
-    return {"run": str(run), "inputs": p["inputs"], "objective": "external", "metrics": metrics}
+    no_prediction = ds.n - len(pred) + int((~pred.predicted()).sum())
+    left_out = {"not covered by the external model (no prediction)": no_prediction} if no_prediction else {}
+    return {"run": str(run), "inputs": p["inputs"], "objective": "external", "metrics": metrics,
+            "left_out": left_out}
 
 
 def _run_knn(study: Study, step: Step) -> dict:
@@ -294,10 +331,15 @@ def _run_knn(study: Study, step: Step) -> dict:
     kmax = int(min(2000, max(10, n_train // 4)))
     _, arrays = run_adaptive_knn(pred, kmax=kmax)
     write_knn(study.step_dir(step) / "knn.h5", arrays, {"kmax": kmax, "input_set": pred.input_set})
-    test = pred.mask("test") & np.isfinite(pred.target)
+    has = pred.predicted()
+    test = pred.mask("test") & has & in_range(pred.target, pred.bins.low, pred.bins.high)
     raw_pit = pit(pred.pdf[test], pred.bins, pred.target[test]) if pred.pdf is not None else None
+    left_out = {"test galaxies without a latent (an input missing)": int((pred.mask("test") & ~has).sum()),
+                f"test galaxies with {pred.target_column} missing or outside the bins":
+                    int((pred.mask("test") & has & ~test).sum())}
     return {
         "latent": pred.input_set, "kmax": kmax, "n_test": int(test.sum()),
+        "left_out": {why: n for why, n in left_out.items() if n},
         "pit_w1_softmax": float(pit_wasserstein(raw_pit)) if raw_pit is not None else None,
         "pdf_smoothing": float(pred.pdf_smoothing),
         "pit_w1_knn": float(pit_wasserstein(arrays["pit"][test])),
@@ -324,8 +366,10 @@ def _run_pid(study: Study, step: Step) -> dict:
         files = run_pid(study.dataset_path, t, study.step_dir(step), estimate=True, **kwargs)
     summary = Table.read(files["summary"])
     figures = [str(files[k]) for k in ("stack_logmstar", "stack_mag_r") if k in files]
+    record = json.loads(Path(files["config"]).read_text())
     return {"tuple": t.label, "source1": t.source1, "source2": t.source2, "estimator": p["estimator"],
-            "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures}
+            "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures,
+            "left_out": record.get("left_out", {})}
 
 
 def _table_records(table) -> list[dict]:
@@ -360,7 +404,7 @@ def _run_report(study: Study, step: Step) -> dict:
     est, pits = {}, {}
     for m in models:
         pred = read_predictions(m["run"])
-        test = pred.mask("test") & np.isfinite(pred.target)
+        test = pred.mask("test") & np.isfinite(pred.target) & pred.predicted()
         est[f"{m['objective']}: {m['inputs']}"] = (pred.target[test], pred.pdf_mean[test])
         if m["objective"] == "scl" and pred.pdf is not None:
             pits[f"softmax {m['inputs']}"] = (pred.pdf[test], pred.bins.edges, pred.target[test])
@@ -385,7 +429,10 @@ def _run_report(study: Study, step: Step) -> dict:
     for kind, builder in SECTION_BUILDERS.items():
         if by_kind.get(kind):
             sections.append(builder(study, by_kind[kind]))
+    left_out = {s.name: study.summaries[s.name].get("left_out", {}) for s in study.steps if s.kind != "report"}
+    sections.insert(1, rep.left_out_section(left_out, study.summaries["dataset"].get("masked", {})))
     results = {
+        "left_out": left_out,
         "dataset": study.summaries["dataset"],
         "estimation": {f"{m['objective']}:{m['inputs']}": m["metrics"] for m in models},
         "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
