@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -52,7 +53,8 @@ def test_bad_configs_are_one_line(raw, needle, tabular_dataset):
 
 
 @pytest.mark.parametrize("extra, needle", [
-    ({"pid": {"tuples": ["I_ugriz,M_W123"]}}, "I_ugriz cannot run on .*no image cube"),
+    ({"pid": {"tuples": ["I_ugriz,M_W123"]}}, r"I_ugriz\S* cannot run on .*no image cube"),
+    ({"pid": {"tuples": ["I_ugriz,M_W123"], "models": "dedicated"}}, "I_ugriz cannot run on .*no image cube"),
     ({"latent_models": ["M_ugriz"], "causal": [{"latent": "M_ugriz", "query": "no_such_column"}]},
      "column no_such_column is not in"),
     ({"discover": {"vars": ["logmstar", "nope"]}}, "discover variable nope"),
@@ -64,11 +66,16 @@ def test_unavailable_data_fails_before_training(tmp_path, tabular_dataset, extra
     assert not (tmp_path / "out" / "models").exists()
 
 
+def _dedicated_pid():
+    return {"tuples": ["M_ugriz,Morph"], "estimator": "model", "bootstrap": 20, "models": "dedicated"}
+
+
 @pytest.mark.slow
 def test_interrupted_study_resumes_without_retraining(tmp_path, tabular_dataset, monkeypatch):
+    """Dedicated models (pid.models: dedicated): one model per input set, each trained once."""
     import galinfo.models.training as training
 
-    cfg = _config(tabular_dataset)
+    cfg = _config(tabular_dataset, pid=_dedicated_pid())
     out = tmp_path / "study"
 
     def stop_at_second_model(step):
@@ -99,7 +106,7 @@ def test_interrupted_study_resumes_without_retraining(tmp_path, tabular_dataset,
     assert trained == []
 
     # smoothing the pdfs re-predicts and re-analyses, but keeps the trained weights
-    smoothed = _config(tabular_dataset, training={**_tiny_training(), "smooth": "auto"})
+    smoothed = _config(tabular_dataset, training={**_tiny_training(), "smooth": "auto"}, pid=_dedicated_pid())
     study = Study(smoothed, out, progress=False)
     weights = study.model_dir("ce", "M_ugriz") / "best.pt"
     stamp = weights.stat().st_mtime_ns
@@ -110,22 +117,83 @@ def test_interrupted_study_resumes_without_retraining(tmp_path, tabular_dataset,
     assert json.loads((out / "results.json").read_text())["pid"]["<M_ugriz, Morph>"]
 
 
-def test_smoothing_enters_the_model_keys_only_when_asked(tabular_dataset):
-    raw = {s.name: s for s in plan_study(_config(tabular_dataset))}
-    auto = {s.name: s for s in plan_study(_config(tabular_dataset, training={**_tiny_training(), "smooth": "auto"}))}
+@pytest.mark.slow
+def test_interrupted_amortised_study_resumes_without_retraining(tmp_path, tabular_dataset, monkeypatch):
+    """Amortised models (the default): one network for the catalogue family, trained once; its
+    input sets are predicted by subset steps, which resume and re-predict without retraining."""
+    import galinfo.models.training as training
+
+    cfg = _config(tabular_dataset)
+    out = tmp_path / "study"
+    steps = {s.name: s for s in plan_study(cfg)}
+    family = [s for s in steps.values() if s.kind == "model"]
+    assert len(family) == 1 and family[0].params["amortised"]
+    assert {steps[f"model:ce:{m}"].kind for m in ("M_ugriz", "Morph", "M_ugriz|Morph")} == {"subset"}
+
+    def stop_at_second_subset(step):
+        if step.name == "model:ce:Morph":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Study(cfg, out, progress=False, on_step=stop_at_second_subset).run()
+    first = out / "steps" / "model_ce_M_ugriz" / "done.json"
+    assert first.exists()
+    stamp = first.stat().st_mtime_ns
+
+    trained = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: trained.append(k["inputs"]) or real_train(*a, **k))
+    Study(cfg, out, progress=False).run()
+    assert trained == []  # the family network was finished: not trained again
+    assert first.stat().st_mtime_ns == stamp
+    results = json.loads((out / "results.json").read_text())
+    atoms = results["pid"]["<M_ugriz, Morph>"][0]
+    assert atoms["red"] + atoms["unq1"] + atoms["unq2"] + atoms["syn"] == pytest.approx(atoms["i12"], abs=1e-9)
+    assert set(results["left_out"]) == {s for s in steps if steps[s].kind != "report"}
+
+    # smoothing the pdfs re-predicts the subsets and re-analyses, but keeps the trained weights
+    smoothed = _config(tabular_dataset, training={**_tiny_training(), "smooth": "auto"})
+    study = Study(smoothed, out, progress=False)
+    weights = study.model_dir("amortised", family[0].params["inputs"]) / "best.pt"
+    stamp = weights.stat().st_mtime_ns
+    study.run()
+    assert trained == []
+    assert weights.stat().st_mtime_ns == stamp
+    pred = read_predictions(study.model_dir("ce", "M_ugriz"))
+    assert pred.config["pdf_smoothing"]["chosen_on"] == "val"
+
+
+@pytest.mark.parametrize("models", ["dedicated", "amortised"])
+def test_smoothing_enters_the_model_keys_only_when_asked(tabular_dataset, models):
+    pid = {"tuples": ["M_ugriz,Morph"], "models": models}
+    raw = {s.name: s for s in plan_study(_config(tabular_dataset, pid=pid))}
+    auto = {s.name: s for s in plan_study(_config(tabular_dataset, pid=pid,
+                                                  training={**_tiny_training(), "smooth": "auto"}))}
+    assert raw.keys() == auto.keys()
+    kinds = {step.kind for step in raw.values()}
+    assert ("subset" in kinds) == (models == "amortised")
     for name, step in raw.items():
-        if step.kind == "model":
+        if step.kind == "model" and not step.params.get("amortised"):
             assert "smooth" not in step.params and auto[name].params["smooth"] == "auto"
+            assert step.key() != auto[name].key()
+        elif step.kind == "model":  # an amortised network: smoothing is applied by its subset steps
+            assert "smooth" not in step.params and "smooth" not in auto[name].params
+        elif step.kind == "subset":
+            assert auto[name].params["smooth"] == "auto"
             assert step.key() != auto[name].key()
 
 
-def test_paper_plan_lists_every_model():
-    cfg = load_preset("paper")
+@pytest.mark.parametrize("models", ["dedicated", "amortised"])
+def test_paper_plan_lists_every_model(models):
+    cfg = replace(load_preset("paper"), pid_models=models)
     steps = plan_study(cfg)
-    models = [s for s in steps if s.kind == "model"]
-    names = {s.name for s in models}
-    assert len(names) == len(models)  # each model once
-    assert {"model:scl:I_ugriz|M_W123|zspec", "model:ce:I_ugriz_norm", "model:ce:I_g", "model:ce:M_ugriz|M_W123"} <= names
+    models_ = [s for s in steps if s.kind in ("model", "subset")]
+    names = {s.name for s in models_}
+    assert len(names) == len(models_)  # each model once
+    wanted = {"model:ce:I_ugriz_norm", "model:ce:I_g", "model:ce:M_ugriz|M_W123"}
+    assert {"model:scl:I_ugriz|M_W123|zspec"} | wanted <= names
+    kind = {s.name: s.kind for s in models_}
+    assert {kind[n] for n in wanted} == {"model" if models == "dedicated" else "subset"}
     assert gpu_hours(steps) > 1.0
 
 
