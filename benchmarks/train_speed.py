@@ -25,7 +25,6 @@ import time
 import numpy as np
 import torch
 
-
 AMORTISED_FAMILY = "I_ugriz|M_ugriz|M_W123|Morph|zspec"
 
 
