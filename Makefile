@@ -28,7 +28,7 @@ lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
 
 quickstart: venv
-	$(VENV)/bin/galinfo quickstart --out runs/quickstart
+	$(VENV)/bin/galinfo quickstart --seed 0 --out runs/quickstart
 
 clean:
 	rm -rf $(VENV) runs

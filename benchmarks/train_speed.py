@@ -25,30 +25,48 @@ import time
 import numpy as np
 import torch
 
+AMORTISED_FAMILY = "I_ugriz|M_ugriz|M_W123|Morph|zspec"
 
-def _data(n: int, size: int, n_bins: int, device: torch.device, seed: int):
+
+def _data(n: int, size: int, n_bins: int, device: torch.device, seed: int, amortised: bool = False):
+    """Synthetic model inputs; ``amortised``: the tabular columns and group masker of
+    ``AMORTISED_FAMILY`` (every group available), so that a step includes drawing and applying masks."""
+    from galinfo.data.inputs import parse_inputs
+    from galinfo.models.amortised import GroupLayout, GroupMasker
     from galinfo.models.data import ImageSource, ModelData
 
     g = torch.Generator().manual_seed(seed)
     cube = torch.randn(n, 5, size, size, generator=g).to(device)
-    tab = torch.randn(n, 1, generator=g).to(device)  # E(B-V), the companion input of image sets
+    if not amortised:
+        tab = torch.randn(n, 1, generator=g).to(device)  # E(B-V), the companion input of image sets
+        y = torch.randint(0, n_bins, (n,), generator=g)
+        return ModelData(np.arange(n), tab, ImageSource.from_tensor(cube), np.zeros(n), y)
+    layout = GroupLayout.build(AMORTISED_FAMILY, parse_inputs(AMORTISED_FAMILY).resolve_columns(lambda c: True))
+    tab = torch.randn(n, len(layout.columns), generator=g).to(device)
     y = torch.randint(0, n_bins, (n,), generator=g)
-    return ModelData(np.arange(n), tab, ImageSource.from_tensor(cube), np.zeros(n), y)
+    data = ModelData(np.arange(n), tab, ImageSource.from_tensor(cube), np.zeros(n), y)
+    data.masker = GroupMasker(layout, torch.zeros(0, layout.n_groups, dtype=torch.bool))
+    data.avail = torch.ones(n, layout.n_groups, dtype=torch.bool)
+    return data
 
 
 def measure(arch: str, device: torch.device, *, objective: str, batch: int, steps: int, warmup: int,
-            bf16: bool, compile_: bool, size: int = 64, n_cube: int = 1024, seed: int = 0) -> dict:
-    """Images per second of ``steps`` training steps after ``warmup`` steps."""
+            bf16: bool, compile_: bool, size: int = 64, n_cube: int = 1024, seed: int = 0,
+            amortised: bool = False) -> dict:
+    """Images per second of ``steps`` training steps after ``warmup`` steps (``amortised``: with
+    per-galaxy group masks drawn and applied in every step)."""
+    from galinfo.models.amortised import mask_generator
     from galinfo.models.networks import create_model
     from galinfo.models.training import BatchOrder, LossModule, _batch_inputs, step_generator
 
     torch.manual_seed(seed)
-    model = create_model(arch, n_channels=5, image_size=size, n_tabular=1, n_bins=520,
+    data = _data(n_cube, size, 520, device, seed, amortised)
+    n_tab = data.tab.shape[1] + (data.masker.layout.n_groups if amortised else 0)
+    model = create_model(arch, n_channels=5, image_size=size, n_tabular=n_tab, n_bins=520,
                          decoder=objective == "scl").to(device)
     channels_last = device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    data = _data(n_cube, size, 520, device, seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     step_fn = LossModule(model, objective)
     if compile_:
@@ -58,7 +76,8 @@ def measure(arch: str, device: torch.device, *, objective: str, batch: int, step
 
     def one(step: int) -> None:
         idx = order(step)
-        image, tab, y, image2 = _batch_inputs(data, idx, device, channels_last, step_generator(seed, step), objective)
+        image, tab, y, image2 = _batch_inputs(data, idx, device, channels_last, step_generator(seed, step), objective,
+                                              mask_generator(seed, step) if amortised else None)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
             loss, _ = step_fn(image, tab, y, image2)
         opt.zero_grad(set_to_none=True)
@@ -76,7 +95,7 @@ def measure(arch: str, device: torch.device, *, objective: str, batch: int, step
     if device.type == "cuda":
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
-    return {"arch": arch, "device": str(device), "objective": objective,
+    return {"arch": arch + (" (amortised)" if amortised else ""), "device": str(device), "objective": objective,
             "precision": "bf16" if bf16 else "fp32", "compile": compile_, "batch": batch,
             "params_M": model.n_parameters() / 1e6, "images_per_s": batch * steps / dt,
             "ms_per_step": 1e3 * dt / steps, "warmup_s": t0 - t_first}
@@ -111,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", default="no", choices=["no", "yes", "both"])
     ap.add_argument("--check-cpu", action="store_true", help="compare fp32 logits with the CPU")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--amortised", action="store_true",
+                    help=f"amortised model of {AMORTISED_FAMILY}: masks drawn and applied every step")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -128,18 +149,19 @@ def main(argv: list[str] | None = None) -> int:
         for c in compiles:
             try:
                 r = measure(arch, device, objective=args.objective, batch=batch, steps=steps,
-                            warmup=max(args.warmup, 3 if c else 0), bf16=args.bf16 and gpu, compile_=c)
+                            warmup=max(args.warmup, 3 if c else 0), bf16=args.bf16 and gpu, compile_=c,
+                            amortised=args.amortised)
             except Exception as exc:  # keep the other measurements of a one-shot GPU run
                 print(f"  {arch} compile={c}: FAILED {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
                 status_fail.append(arch)
                 continue
             rows.append(r)
-            print(f"  {r['arch']:<16} {r['precision']} compile={c!s:<5} {r['images_per_s']:9.1f} images/s", flush=True)
+            print(f"  {r['arch']:<28} {r['precision']} compile={c!s:<5} {r['images_per_s']:9.1f} images/s", flush=True)
     print()
-    print(f"{'arch':<16} {'params':>7} {'device':<7} {'obj':<4} {'prec':<5} {'compile':<8} {'batch':>5} "
+    print(f"{'arch':<28} {'params':>7} {'device':<7} {'obj':<4} {'prec':<5} {'compile':<8} {'batch':>5} "
           f"{'images/s':>9} {'ms/step':>8} {'warmup s':>8}")
     for r in rows:
-        print(f"{r['arch']:<16} {r['params_M']:6.2f}M {r['device']:<7} {r['objective']:<4} {r['precision']:<5} "
+        print(f"{r['arch']:<28} {r['params_M']:6.2f}M {r['device']:<7} {r['objective']:<4} {r['precision']:<5} "
               f"{r['compile']!s:<8} {r['batch']:>5} {r['images_per_s']:9.1f} {r['ms_per_step']:8.1f} {r['warmup_s']:8.1f}")
     status = 1 if status_fail else 0
     if args.check_cpu and gpu:

@@ -131,6 +131,12 @@ class StudyConfig:
                 if not t.catalogue_only:
                     raise ConfigError(f"tuple {t.label} needs images: pid.estimator 'catalog' takes catalogue inputs only")
 
+    def with_seed(self, seed: int) -> StudyConfig:
+        """This study with another seed, for the models and for the dataset (mock or split)."""
+        from dataclasses import replace
+
+        return replace(self, seed=int(seed), dataset=replace(self.dataset, seed=int(seed)))
+
     @property
     def all_tuples(self) -> tuple[TupleSpec, ...]:
         return self.tuples + (band_study_tuples() if self.band_studies else ())
