@@ -225,3 +225,8 @@ def test_study_writes_every_file_atomically(tmp_path, tabular_dataset, monkeypat
     Study(cfg, tmp_path / "out", progress=False).run()
     assert (tmp_path / "out" / "results.json").exists()
     assert (tmp_path / "out" / "models" / "scl-M_ugriz" / "study_key").exists()
+
+
+def test_bad_pid_models_is_one_line(tabular_dataset):
+    with pytest.raises(ConfigError, match="pid.models 'shared' is not one of amortised, dedicated"):
+        _config(tabular_dataset, pid={"tuples": ["M_ugriz,Morph"], "models": "shared"})
