@@ -65,6 +65,7 @@ class CNNConfig:
     widths: tuple[int, ...] = (32, 48, 64, 96)
     dense: int = 128
     apertures: tuple[float, ...] = APERTURE_RADII
+    dense_layers: int = 2
 
 
 @dataclass(frozen=True)
@@ -232,8 +233,8 @@ def cnn_small() -> ModelConfig:
 
 @register_model
 def aperture_mlp() -> ModelConfig:
-    """Fastest image model: :func:`cnn_small` with aperture photometry only (no convolution)."""
-    return replace(cnn_small(), cnn=CNNConfig(widths=()))
+    """Fastest image model: aperture photometry only (no convolution), 5 dense layers of 192, S of 32."""
+    return replace(cnn_small(), latent_dim=32, cnn=CNNConfig(widths=(), dense=192, dense_layers=5))
 
 
 @register_model
@@ -414,6 +415,11 @@ class ApertureFluxes(nn.Module):
         f = self.raw(x)
         if self.shift.numel():
             f = (f - self.shift) / self.scale
+            # a band that is exactly zero everywhere is a masked band of an amortised model: give
+            # it the training mean (0) rather than (0 - shift) / scale, which for normalised images
+            # is tens of standard deviations away and swamps the other inputs
+            empty = x.flatten(2).abs().amax(dim=-1) == 0  # (B, C)
+            f = torch.where(empty.repeat_interleave(len(self.masks.T), dim=1), torch.zeros_like(f), f)
         return f
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -441,7 +447,10 @@ class PlainCNN(nn.Module):
         self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(w[:-1], w[1:], strict=True))
         self.apertures = ApertureFluxes(image_size, cfg.apertures) if cfg.apertures else None
         n_feat = (w[-1] if w else 0) + n_channels * len(cfg.apertures) + n_tabular
-        self.dense = nn.Sequential(nn.Linear(n_feat, cfg.dense), nn.ReLU(), nn.Linear(cfg.dense, cfg.dense))
+        layers: list[nn.Module] = [nn.Linear(n_feat, cfg.dense)]
+        for _ in range(cfg.dense_layers - 1):
+            layers += [nn.ReLU(), nn.Linear(cfg.dense, cfg.dense)]
+        self.dense = nn.Sequential(*layers)
         self.out = nn.Linear(cfg.dense, n_out)
 
     def forward(self, x: torch.Tensor, tab: torch.Tensor | None = None) -> torch.Tensor:
