@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,7 +14,9 @@ from galinfo.data.dataset import Dataset
 from galinfo.data.inputs import parse_inputs
 from galinfo.report.html import Figure, Section, TableBlock
 from galinfo.study.plan import Step
-from galinfo.study.runner import EXECUTORS, SECTION_BUILDERS, TRUTH_CHECKS, Study
+
+if TYPE_CHECKING:  # the runner registers these steps (galinfo.study.runner.STEP_KINDS)
+    from galinfo.study.runner import Study
 
 ALPHA = 0.05
 # PC with the KNN-CMI test costs (CI tests) x (permutations) x (rows log rows): bounded so that the
@@ -215,7 +218,3 @@ def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
             })
     return checks
 
-
-EXECUTORS.update({"causal": run_causal, "discover": run_discover})
-SECTION_BUILDERS.update({"causal": causal_section, "discover": discover_section})
-TRUTH_CHECKS.append(truth_check_causal)

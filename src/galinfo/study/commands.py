@@ -35,6 +35,10 @@ def study_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan with estimated cost; run nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     markdown: Annotated[Path | None, typer.Option(help="Also write the results as Markdown tables here.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Run independent steps on N local worker processes.")] = 1,
+    dask: Annotated[str | None, typer.Option("--dask", help="Run the steps on the Dask scheduler at ADDRESS "
+                                             "(workers share OUT's file system; GPU steps need a worker with "
+                                             "resource GPU=1).")] = None,
 ) -> None:
     """Run a whole study: dataset, models, KNN, causal tests, decompositions, report."""
     from galinfo.errors import ConfigError
@@ -44,7 +48,7 @@ def study_cmd(
     if (config is None) == (preset is None):
         raise ConfigError("give either a study CONFIG file or --preset NAME")
     cfg = load_preset(preset) if preset else load_config(config)
-    study = Study(cfg, out, progress=not quiet)
+    study = Study(cfg, out, progress=not quiet, jobs=jobs, dask_address=dask)
     if dry_run:
         _print_plan(study)
         return

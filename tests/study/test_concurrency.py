@@ -1,0 +1,116 @@
+"""Concurrent study steps: the same results.json numbers whatever runs the steps (one process,
+local worker processes, a Dask cluster), and the step registry is explicit."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from galinfo.data.dataset import write_dataset
+from galinfo.errors import ConfigError
+from galinfo.study.config import config_from_dict
+from galinfo.study.plan import plan_study
+from galinfo.study.runner import STEP_KINDS, Study
+from tests.conftest import make_catalog
+
+
+def _config(path):
+    return config_from_dict({
+        "name": "jobs",
+        "dataset": {"kind": "path", "path": str(path)},
+        "training": {"preset": "tiny", "max_steps": 6, "overrides": {"eval_every": 3, "checkpoint_every": 3}},
+        "latent_models": ["M_ugriz"],
+        "causal": [{"latent": "M_ugriz", "query": "z", "k": 20}],
+        "pid": {"tuples": ["M_ugriz,Morph"], "estimator": "model", "bootstrap": 20},
+    })
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("ds") / "cat", make_catalog(240, seed=5))
+
+
+@pytest.fixture(scope="module")
+def serial(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial") / "study"
+    Study(_config(dataset), out, progress=False).run()
+    return out
+
+
+def _numbers(obj, path=""):
+    """Every number of a results.json, by its path (times and file paths left out)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k != "seconds":
+                yield from _numbers(v, f"{path}/{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _numbers(v, f"{path}/{i}")
+    elif isinstance(obj, bool | int | float):
+        yield path, obj
+
+
+def assert_same_numbers(a, b):
+    na, nb = dict(_numbers(json.loads(a.read_text()))), dict(_numbers(json.loads(b.read_text())))
+    assert na.keys() == nb.keys()
+    assert len(na) > 100  # estimation, knn, pid and causal numbers, not an empty report
+    for k, x in na.items():
+        y = nb[k]
+        if isinstance(x, float) and math.isnan(x):
+            assert isinstance(y, float) and math.isnan(y), k
+        else:
+            # float32 sums in another order (a worker has fewer torch threads) move the 8th digit
+            assert y == pytest.approx(x, rel=1e-5, abs=1e-7), k
+
+
+def test_every_planned_kind_is_registered(dataset):
+    assert {s.kind for s in plan_study(_config(dataset))} <= set(STEP_KINDS)
+    assert STEP_KINDS["causal"].section is not None and STEP_KINDS["causal"].truth is not None
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"jobs": 0}, "--jobs 0 must be at least 1"),
+    ({"jobs": 2, "dask_address": "tcp://127.0.0.1:1"}, "not both"),
+])
+def test_bad_concurrency_options(dataset, tmp_path, kwargs, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Study(_config(dataset), tmp_path, progress=False, **kwargs)
+
+
+@pytest.mark.slow
+def test_two_jobs_give_the_numbers_of_one(dataset, serial, tmp_path):
+    out = tmp_path / "study"
+    started = []
+    Study(_config(dataset), out, progress=False, jobs=2, on_step=lambda s: started.append(s.name)).run()
+    assert_same_numbers(serial / "results.json", out / "results.json")
+    # dependencies respected: each step started after the steps it needs
+    steps = {s.name: s for s in plan_study(_config(dataset))}
+    for i, name in enumerate(started):
+        assert set(steps[name].deps) <= set(started[:i]), name
+    # the same caching as one process: a rerun with one job does nothing
+    again = []
+    Study(_config(dataset), out, progress=False, on_step=lambda s: again.append(s.name)).run()
+    assert again == []
+
+
+@pytest.mark.slow
+def test_a_dask_local_cluster_gives_the_numbers_of_one_process(dataset, serial, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is the optional extra 'dask'")
+    out = tmp_path / "study"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        Study(_config(dataset), out, progress=False, dask_address=cluster.scheduler_address).run()
+    assert_same_numbers(serial / "results.json", out / "results.json")
+
+
+def test_a_failing_step_stops_new_work_and_keeps_finished_steps(dataset, tmp_path):
+    def fail_on_union(step):
+        if step.name == "model:ce:M_ugriz|Morph":
+            raise RuntimeError("boom")
+
+    out = tmp_path / "study"
+    with pytest.raises(RuntimeError, match="boom"):
+        Study(_config(dataset), out, progress=False, jobs=2, on_step=fail_on_union).run()
+    assert (out / "steps" / "dataset" / "done.json").exists()
+    assert not (out / "steps" / "report" / "done.json").exists()
