@@ -12,6 +12,7 @@ from galinfo.data.dataset import write_dataset
 from galinfo.errors import ConfigError
 from galinfo.study.config import config_from_dict
 from galinfo.study.plan import plan_study
+from galinfo.study.report import results_numbers
 from galinfo.study.runner import STEP_KINDS, Study
 from tests.conftest import make_catalog
 
@@ -39,21 +40,8 @@ def serial(dataset, tmp_path_factory):
     return out
 
 
-def _numbers(obj, path=""):
-    """Every number of a results.json, by its path (times and file paths left out)."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k != "seconds":
-                yield from _numbers(v, f"{path}/{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _numbers(v, f"{path}/{i}")
-    elif isinstance(obj, bool | int | float):
-        yield path, obj
-
-
 def assert_same_numbers(a, b):
-    na, nb = dict(_numbers(json.loads(a.read_text()))), dict(_numbers(json.loads(b.read_text())))
+    na, nb = results_numbers(json.loads(a.read_text())), results_numbers(json.loads(b.read_text()))
     assert na.keys() == nb.keys()
     assert len(na) > 100  # estimation, knn, pid and causal numbers, not an empty report
     for k, x in na.items():

@@ -177,3 +177,19 @@ def results_markdown(results: dict, title: str, command: str) -> str:
         out.append(f"- {check['answer']}: {check['test']}: expected {check['expected']}, found {check['found']} "
                    f"({'right' if check['right'] else 'wrong'})")
     return "\n".join(out) + "\n"
+
+
+def results_numbers(results: Any, path: str = "") -> dict[str, float]:
+    """Every number of a results.json mapping by its path (``/pid/<A, B>/0/syn``), step times left out:
+    what must agree between two runs of one study."""
+    out: dict[str, float] = {}
+    if isinstance(results, dict):
+        for k, v in results.items():
+            if k != "seconds":
+                out.update(results_numbers(v, f"{path}/{k}"))
+    elif isinstance(results, list):
+        for i, v in enumerate(results):
+            out.update(results_numbers(v, f"{path}/{i}"))
+    elif isinstance(results, bool | int | float):
+        out[path] = float(results)
+    return out
