@@ -102,3 +102,21 @@ def test_a_failing_step_stops_new_work_and_keeps_finished_steps(dataset, tmp_pat
         Study(_config(dataset), out, progress=False, jobs=2, on_step=fail_on_union).run()
     assert (out / "steps" / "dataset" / "done.json").exists()
     assert not (out / "steps" / "report" / "done.json").exists()
+
+
+@pytest.mark.slow
+def test_report_shows_per_class_accuracy_and_latent_sufficiency(serial):
+    results = json.loads((serial / "results.json").read_text())
+    est = results["estimation"]
+    suff = results["sufficiency"]["M_ugriz"]
+    assert suff["val_ce_latent"] == pytest.approx(-est["scl:M_ugriz"]["val"]["mean_log_q_true"])
+    assert suff["val_ce_ce"] == pytest.approx(-est["ce:M_ugriz"]["val"]["mean_log_q_true"])
+    assert suff["gap_nats"] == pytest.approx(suff["val_ce_latent"] - suff["val_ce_ce"])
+    assert suff["sufficient"] == (suff["gap_nats"] <= suff["margin_nats"])
+    by_class = est["scl:M_ugriz"]["by_group"]["class"]
+    assert sum(g["n"] for g in by_class.values()) == est["scl:M_ugriz"]["test"]["n"]
+    html = (serial / "report.html").read_text()
+    assert "Accuracy of each model per galaxy class" in html and "in bins of true log M*" in html
+    assert "latent sufficiency" in html
+    verdict = "sufficient" if suff["sufficient"] else "latent not sufficient: not interpretable"
+    assert f"<td>{verdict}</td>" in html

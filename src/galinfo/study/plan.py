@@ -98,6 +98,7 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
     for latent in cfg.latent_models:
         m = add_model("scl", latent)
         steps.append(Step("knn", f"knn:{latent}", {"latent": latent}, (m,), 30.0))
+        add_model("ce", latent)  # the sufficiency check of the latent: same inputs, cross-entropy only
     tuples = cfg.all_tuples
     if cfg.pid_estimator == "model":
         for inputs in plan_models(tuples):

@@ -360,7 +360,7 @@ def _run_model(study: Study, step: Step) -> dict:
           seed=p["seed"], max_steps=p["max_steps"], target=p["target"], target_low=lo, target_high=hi,
           n_bins=p["n_bins"], progress=study.progress, **p["overrides"])
     predict(run, study.dataset_path, smooth=p.get("smooth"))
-    metrics = evaluate(run)
+    metrics = evaluate(run, study.dataset_path)
     return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics}
 
 
@@ -382,7 +382,7 @@ def _run_external(study: Study, step: Step) -> dict:
         raise ConfigError(f"external model {p['inputs']} estimates {pred.target_column}, the study {study.cfg.target}")
     if p["objective"] == "scl" and pred.latent is None:
         raise ConfigError(f"external model {p['inputs']} has no latent, but the study uses it as a latent model")
-    metrics = evaluate(run) if pred.pdf_mean is not None else {}
+    metrics = evaluate(run, ds) if pred.pdf_mean is not None else {}
     return {"run": str(run), "inputs": p["inputs"], "objective": "external", "metrics": metrics}
 
 
@@ -475,8 +475,9 @@ def _run_report(study: Study, step: Step) -> dict:
         figures.append(Figure(plot_pit(pits, fig_dir / "pit"),
                               "Probability integral transform of the true mass under each latent model's pdf: a flat "
                               "histogram means calibrated pdfs, a U shape over-confident ones, a hump under-confident ones."))
+    sufficiency = analyses.latent_sufficiency(study)
     sections = [rep.dataset_section(study.summaries["dataset"]),
-                rep.estimation_section(models, by_kind.get("knn", []), figures)]
+                rep.estimation_section(models, by_kind.get("knn", []), figures, sufficiency)]
     pids = by_kind.get("pid", [])
     if pids:
         tables = {p["tuple"]: Table(rows=p["summary"]) for p in pids}
@@ -491,6 +492,7 @@ def _run_report(study: Study, step: Step) -> dict:
         "dataset": study.summaries["dataset"],
         "estimation": {f"{m['objective']}:{m['inputs']}": m["metrics"] for m in models},
         "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
+        "sufficiency": sufficiency,
         "pid": {p["tuple"]: p["summary"] for p in pids},
         "causal": {c["question"]: c for c in by_kind.get("causal", [])},
         "discovery": by_kind.get("discover", [{}])[0],
