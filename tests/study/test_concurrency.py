@@ -120,3 +120,10 @@ def test_report_shows_per_class_accuracy_and_latent_sufficiency(serial):
     assert "latent sufficiency" in html
     verdict = "sufficient" if suff["sufficient"] else "latent not sufficient: not interpretable"
     assert f"<td>{verdict}</td>" in html
+    # Gaussian-copula cross-checks of the tuple from the two source models' latents
+    cop = results["pid_copula"]["<M_ugriz, Morph>"]
+    assert cop["n"] == est["ce:M_ugriz"]["test"]["n"]
+    for atoms in (cop["mmi"], cop["dep"]):
+        assert atoms["red"] + atoms["unq1"] + atoms["unq2"] + atoms["syn"] == pytest.approx(cop["mmi"]["i12"], abs=1e-9)
+    assert cop["mmi"]["red"] == pytest.approx(min(cop["mmi"]["i1"], cop["mmi"]["i2"]))
+    assert "Gaussian-copula mutual informations" in html

@@ -420,15 +420,21 @@ def _run_pid(study: Study, step: Step) -> dict:
     t = TupleSpec(p["source1"], p["source2"])
     n_galaxies = study.summaries["dataset"]["n"]
     kwargs = {"n_boot": p["bootstrap"], "seed": p["seed"], "min_count": 20 if n_galaxies < 20000 else 50}
+    copula = None
     if p["estimator"] == "model":
+        from galinfo.models.outputs import read_predictions
+        from galinfo.study.crosschecks import copula_cross_check
+
         runs = [study.model_dir("ce", m) for m in t.models]
         files = run_pid(study.dataset_path, t, study.step_dir(step), runs=runs, **kwargs)
+        copula = copula_cross_check(read_predictions(runs[0]), read_predictions(runs[1]))
     else:
         files = run_pid(study.dataset_path, t, study.step_dir(step), estimate=True, **kwargs)
     summary = Table.read(files["summary"])
     figures = [str(files[k]) for k in ("stack_logmstar", "stack_mag_r") if k in files]
     return {"tuple": t.label, "source1": t.source1, "source2": t.source2, "estimator": p["estimator"],
-            "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures}
+            "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures,
+            "copula": copula}
 
 
 def _table_records(table) -> list[dict]:
@@ -494,6 +500,7 @@ def _run_report(study: Study, step: Step) -> dict:
         "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
         "sufficiency": sufficiency,
         "pid": {p["tuple"]: p["summary"] for p in pids},
+        "pid_copula": {p["tuple"]: p["copula"] for p in pids if p.get("copula")},
         "causal": {c["question"]: c for c in by_kind.get("causal", [])},
         "discovery": by_kind.get("discover", [{}])[0],
     }
