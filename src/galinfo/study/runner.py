@@ -215,7 +215,10 @@ class Study:
                     waiting.remove(step)
                     if self.on_step is not None:
                         self.on_step(step)
-                    running[submit(step)] = step
+                    fut = submit(step)
+                    running[fut] = step
+                    if fut.done():  # ran here (jobs 1): record it before starting the next one
+                        break
             except BaseException as exc:  # noqa: BLE001 - e.g. an interrupt from on_step
                 error = exc
             if not running:
