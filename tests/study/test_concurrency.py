@@ -127,3 +127,12 @@ def test_report_shows_per_class_accuracy_and_latent_sufficiency(serial):
         assert atoms["red"] + atoms["unq1"] + atoms["unq2"] + atoms["syn"] == pytest.approx(cop["mmi"]["i12"], abs=1e-9)
     assert cop["mmi"]["red"] == pytest.approx(min(cop["mmi"]["i1"], cop["mmi"]["i2"]))
     assert "Gaussian-copula mutual informations" in html
+
+
+def test_dask_missing_is_one_line(dataset, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra 'dask' were not installed
+    with pytest.raises(ConfigError, match=r"--dask needs dask.distributed: pip install 'galinfo\[dask\]'"):
+        Study(_config(dataset), tmp_path / "s", progress=False, dask_address="tcp://127.0.0.1:1").run()
+    assert not (tmp_path / "s" / "steps").exists()
