@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	else \
 		$(PIP) install -q "$(TORCH_PIN)"; \
 	fi
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,dask]"
 	touch $@
 
 venv: $(VENV)/.installed

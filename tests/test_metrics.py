@@ -183,3 +183,21 @@ def test_blockwise_equals_single_block(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     with pytest.raises(DataValidationError):
         M.crps(pdf, bins, y[:10])
+
+
+def test_accuracy_breakdown_per_class_and_bin():
+    from galinfo.metrics import accuracy_breakdown, regular_edges, summarize
+
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(9.0, 11.0, 400)
+    est = truth + rng.normal(0, 0.1, 400) * np.where(truth > 10, 3.0, 1.0)
+    cls = np.where(rng.random(400) < 0.5, "sf", "passive")
+    mag = np.where(rng.random(400) < 0.1, np.nan, 25 - 1.5 * truth)
+    edges = regular_edges(truth, 0.5)
+    assert edges[0] == 9.0 and edges[-1] == 11.0 and np.allclose(np.diff(edges), 0.5)
+    out = accuracy_breakdown(est, truth, cls, {"logmstar": (truth, edges), "mag_r": (mag, regular_edges(mag, 1.0))})
+    want = summarize(est[cls == "sf"], truth[cls == "sf"])
+    assert {k: out["class"]["sf"][k] for k in ("bias", "sigma_mad", "n")} == {k: want[k] for k in ("bias", "sigma_mad", "n")}
+    low, high = out["logmstar"][0], out["logmstar"][-1]
+    assert high["sigma_mad"] > 2 * low["sigma_mad"]  # the noisier massive galaxies show up in their bins
+    assert sum(r["n"] for r in out["mag_r"]) == np.isfinite(mag).sum()

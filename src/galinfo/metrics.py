@@ -343,3 +343,38 @@ def summarize_in_bins(
         row = summarize(e[m], t[m], None if pdf is None else np.asarray(pdf)[m], bins)
         out.append({"x_low": float(edges[j]), "x_high": float(edges[j + 1]), **row})
     return out
+
+
+def accuracy_breakdown(
+    estimate: np.ndarray,
+    truth: np.ndarray,
+    classes: np.ndarray | None = None,
+    binned_by: dict[str, tuple[np.ndarray, np.ndarray | Sequence[float]]] | None = None,
+    *,
+    min_count: int = 10,
+) -> dict:
+    """Accuracy per class and in bins of other quantities (no pdf, so no CRPS).
+
+    ``binned_by`` maps a name (e.g. ``logmstar`` for the true log10 M*/Msun, ``mag_r`` in mag) to
+    ``(values, edges)``. Returns ``{"class": {label: summary}, name: [summary with x_low/x_high]}``
+    (see :func:`summarize_by`, :func:`summarize_in_bins`); NaN values of a binning quantity are left out.
+    """
+    out: dict = {}
+    if classes is not None:
+        out["class"] = summarize_by(estimate, truth, np.asarray(classes))
+    for name, (x, edges) in (binned_by or {}).items():
+        x = np.asarray(x, dtype=float)
+        ok = np.isfinite(x)
+        out[name] = summarize_in_bins(np.asarray(estimate)[ok], np.asarray(truth)[ok], x[ok], edges,
+                                      min_count=min_count)
+    return out
+
+
+def regular_edges(x: np.ndarray, width: float) -> np.ndarray:
+    """Edges every ``width`` (units of ``x``) covering the finite values of ``x``, on multiples of ``width``."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return np.array([0.0, width])
+    lo, hi = np.floor(x.min() / width) * width, np.ceil(x.max() / width) * width
+    return np.arange(lo, max(hi, lo + width) + width / 2, width)

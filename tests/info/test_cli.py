@@ -59,6 +59,37 @@ def test_pid_with_runs(dataset, tmp_path):
     assert s["group"][0] == "all"
 
 
+def test_pid_with_several_realisations_gives_mean_and_spread(dataset, tmp_path):
+    from galinfo.data.dataset import Dataset
+
+    ds = Dataset.open(dataset)
+    y = ds.column("logmstar")
+    realisations = []
+    for k in range(3):
+        rng = np.random.default_rng(10 + k)
+        runs = []
+        for name in ("M_ugriz", "Morph", "M_ugriz|Morph"):
+            pred = Predictions(objid=ds.objid, split=ds.split, target=y, bins=TargetBins(),
+                               log_q_true=-rng.uniform(1, 6, N), input_set=name)
+            runs.append(str(write_predictions(tmp_path / f"r{k}" / name.replace("|", "+"), pred).parent))
+        realisations.append(",".join(runs))
+    out = tmp_path / "out"
+    args = ["pid", str(dataset), "--tuple", "M_ugriz,Morph", "--out", str(out), "--n-boot", "20", "--min-count", "5"]
+    res = CliRunner().invoke(app, [*args, *(x for r in realisations for x in ("--runs", r))])
+    assert res.exit_code == 0, res.output
+    spread = Table.read(out / "spread.ecsv")
+    per = [Table.read(out / f"realisation_{k}" / "summary.ecsv") for k in range(3)]
+    for a in ("i12", "red", "syn"):
+        values = np.array([s[a][0] for s in per])
+        assert spread[a][0] == pytest.approx(values.mean())
+        assert spread[f"{a}_std"][0] == pytest.approx(values.std(ddof=1)) and spread[f"{a}_std"][0] > 0
+        assert f"{a} {values.mean():+.3f} ± {values.std(ddof=1):.3f}" in res.output
+    assert list(spread["group"]) == list(per[0]["group"]) and set(spread["n_realisations"]) == {3}
+    assert (out / "bars_spread.png").exists()
+    res = CliRunner().invoke(app, [*args, "--runs", realisations[0], "--runs", realisations[1], "--estimate"])
+    assert res.exit_code != 0 and "exactly one" in str(res.exception)
+
+
 def test_pid_estimate(dataset, tmp_path):
     out = tmp_path / "est"
     res = CliRunner().invoke(app, ["pid", str(dataset), "--tuple", "M_ugriz,Morph", "--estimate",

@@ -110,10 +110,11 @@ def test_predictions_roundtrip(tiny_dataset, tmp_path):
     with h5py.File(path) as f:
         assert f["objid"].dtype == np.int64
     metrics = evaluate(run)
-    assert set(metrics) == {"train", "val", "test"}
+    assert set(metrics) == {"train", "val", "test", "by_group"}  # by_group: the test split per class, in bins
     assert metrics["test"]["n"] == int((ds.split == "test").sum())
     saved = json.loads((run / "metrics.json").read_text())
-    for split, m in metrics.items():
+    for split in ("train", "val", "test"):
+        m = metrics[split]
         assert saved[split] == pytest.approx(m)
         assert m["n"] > 0 and m["sigma_mad"] > 0 and m["crps"] > 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from galinfo.mock.dag import DESIGNED_ANSWERS
 from galinfo.study.analyses import designed_answer_applies, latent_covers
 
@@ -45,3 +47,45 @@ def test_truth_check_gives_one_row_per_answer_and_question():
     checks = truth_check_causal(None, {"causal": [summary]}, truth_dag())
     assert [c["answer"] for c in checks] == ["a_axis_ratio_through_dust"]
     assert checks[0]["right"] and checks[0]["expected"] == "dependent"
+
+
+def test_holm_adjusts_step_down():
+    import numpy as np
+
+    from galinfo.study.analyses import holm
+
+    assert np.allclose(holm([0.01, 0.04, 0.03, 0.5]), [0.04, 0.09, 0.09, 0.5])
+    assert np.allclose(holm([0.9, 0.8]), [1.0, 1.0])  # capped at 1, monotone in p
+    assert holm([]).size == 0
+
+
+def _asked(input_set, query, p):
+    return {**question(input_set, query), "question": f"{query} | S({input_set})", "calibrated": {"global_pvalue": p}}
+
+
+def test_truth_panel_controls_the_family_wise_error_and_leaves_insufficient_latents_undecided():
+    from galinfo.mock.dag import truth_dag
+    from galinfo.study.analyses import NOT_SUFFICIENT, decide_truth_panel
+
+    causal = [_asked("M_ugriz|zspec", "ab_r", 0.001), _asked("M_ugriz", "null_noise", 0.03),
+              _asked("M_ugriz|zspec", "null_lum", 0.5)]
+    checks = {c["answer"]: c for c in decide_truth_panel(causal, truth_dag(), {})}
+    # alone, p = 0.03 would call the designed null dependent; Holm over three questions does not (0.06)
+    assert checks["c_designed_nulls"]["p_holm"] == pytest.approx(0.06) and checks["c_designed_nulls"]["right"] is True
+    assert checks["a_axis_ratio_through_dust"]["right"] is True
+    assert checks["d_hard_null_null_lum"]["right"] is True
+
+    # the latent of M_ugriz|zspec is short of sufficient: its rows are undecided and leave the family
+    insufficient = {"M_ugriz|zspec": False, "M_ugriz": True}
+    checks = {c["answer"]: c for c in decide_truth_panel(causal, truth_dag(), insufficient)}
+    for name in ("a_axis_ratio_through_dust", "d_hard_null_null_lum"):
+        assert checks[name]["right"] is None and NOT_SUFFICIENT in checks[name]["found"]
+    assert checks["c_designed_nulls"]["p_holm"] == pytest.approx(0.03) and checks["c_designed_nulls"]["right"] is False
+
+
+def test_sufficiency_verdict_uses_the_stated_margin():
+    from galinfo.study.analyses import SUFFICIENCY_MARGIN_NATS, sufficiency_verdict
+
+    assert sufficiency_verdict(1.00 + SUFFICIENCY_MARGIN_NATS / 2, 1.00)["sufficient"] is True
+    assert sufficiency_verdict(1.00 + 2 * SUFFICIENCY_MARGIN_NATS, 1.00)["sufficient"] is False
+    assert sufficiency_verdict(float("nan"), 1.00)["sufficient"] is None

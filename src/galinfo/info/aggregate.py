@@ -15,7 +15,7 @@ from astropy.table import Table
 from galinfo.data.schema import CLASSES
 from galinfo.errors import DataValidationError
 from galinfo.info.pid import ATOMS
-from galinfo.info.uncertainty import bootstrap_means
+from galinfo.info.uncertainty import bootstrap_means, realisation_spread
 
 QUANTITIES: tuple[str, ...] = ("i1", "i2", "i12", *ATOMS)
 
@@ -159,4 +159,29 @@ def binned(
     out = vstack(out_rows) if out_rows else Table()
     out.meta.update(column=column, min_count=min_count, ci=ci, n_boot=n_boot,
                     n_dropped=int((~ok).sum()))
+    return out
+
+
+def spread_table(summaries: Sequence[Table], quantities: Sequence[str] = QUANTITIES) -> Table:
+    """Mean and spread (standard deviation, ddof=1) of each group's averaged quantities across
+    model realisations, from one :func:`summarize` table per realisation (nats).
+
+    Columns: ``group``, ``n`` (of the first realisation), ``n_realisations``, and per quantity
+    ``q`` (mean), ``q_std``, and ``q_lo``/``q_hi`` = mean -/+ std (so that plots of intervals apply).
+    """
+    groups = [str(g) for g in summaries[0]["group"]]
+    for s in summaries[1:]:
+        if [str(g) for g in s["group"]] != groups:
+            raise DataValidationError("realisations were summarised over different groups: "
+                                      f"{groups} and {[str(g) for g in s['group']]}")
+    out = Table()
+    out["group"] = groups
+    out["n"] = summaries[0]["n"]
+    out["n_realisations"] = np.full(len(groups), len(summaries))
+    for q in quantities:
+        mean, std = np.empty(len(groups)), np.empty(len(groups))
+        for j in range(len(groups)):
+            mean[j], std[j] = realisation_spread([{q: float(s[q][j])} for s in summaries])[q]
+        out[q], out[f"{q}_std"], out[f"{q}_lo"], out[f"{q}_hi"] = mean, std, mean - std, mean + std
+    out.meta["spread"] = "standard deviation across model realisations (ddof=1)"
     return out

@@ -13,8 +13,9 @@ def pid_cmd(
     tuple_: Annotated[str, typer.Option("--tuple", help="Two input sets, e.g. 'M_ugriz,Morph'.")],
     out: Annotated[Path, typer.Option(help="Output folder for the table, summaries and figures.")],
     runs: Annotated[
-        str | None,
-        typer.Option(help="Run folders of source 1, source 2 and the union: RUN1,RUN2,RUN12."),
+        list[str] | None,
+        typer.Option(help="Run folders of source 1, source 2 and the union: RUN1,RUN2,RUN12. Repeat it, once "
+                          "per model realisation, for the mean ± spread across realisations."),
     ] = None,
     estimate: Annotated[
         bool,
@@ -48,22 +49,42 @@ def pid_cmd(
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)])
     spec = TupleSpec.parse(tuple_)
-    run_list = [r.strip() for r in runs.split(",")] if runs else None
+    run_lists = [[r.strip() for r in one.split(",")] for one in runs or []]
+    console = Console()
+    if len(run_lists) > 1:
+        _pid_realisations(dataset, spec, out, run_lists, console, estimate=estimate, prior=prior, split=split,
+                          measure=measure, n_boot=n_boot, ci=ci, min_count=min_count, seed=seed)
+        return
     files = run_pid(
-        dataset, spec, out, runs=run_list, estimate=estimate, prior=prior, split=split,
+        dataset, spec, out, runs=run_lists[0] if run_lists else None, estimate=estimate, prior=prior, split=split,
         measure=measure, n_boot=n_boot, ci=ci, min_count=min_count, seed=seed,
         estimate_kwargs={"n_folds": folds, "max_epochs": max_epochs, "progress": True},
     )
     from astropy.table import Table
 
     summary = Table.read(files["summary"])
-    console = Console()
     console.print(f"[bold]{spec.label}[/] -> {out}  (nats, {ci:.0%} bootstrap intervals)")
     for row in summary:
         parts = "  ".join(
             f"{a} {row[a]:+.3f} [{row[a + '_lo']:+.3f}, {row[a + '_hi']:+.3f}]"
             for a in ("i12", "red", "unq1", "unq2", "syn")
         )
+        console.print(f"  {row['group']:<8} n={row['n']:<7d} {parts}", highlight=False)
+
+
+def _pid_realisations(dataset, spec, out, run_lists, console, *, estimate=False, **kwargs) -> None:
+    from galinfo.errors import ConfigError
+    from galinfo.info.pipeline import run_pid_realisations
+
+    if estimate:
+        raise ConfigError("give either --runs or --estimate (exactly one)")
+    files = run_pid_realisations(dataset, spec, out, run_lists, **kwargs)
+    from astropy.table import Table
+
+    spread = Table.read(files["spread"])
+    console.print(f"[bold]{spec.label}[/] -> {out}  (nats, mean ± spread over {len(run_lists)} realisations)")
+    for row in spread:
+        parts = "  ".join(f"{a} {row[a]:+.3f} ± {row[a + '_std']:.3f}" for a in ("i12", "red", "unq1", "unq2", "syn"))
         console.print(f"  {row['group']:<8} n={row['n']:<7d} {parts}", highlight=False)
 
 

@@ -19,7 +19,7 @@ from galinfo.data.binning import Bins, EdgeBins
 from galinfo.data.inputs import parse_inputs
 from galinfo.data.validate import in_range, plain
 from galinfo.errors import ConfigError, DataValidationError
-from galinfo.info.aggregate import binned, summarize
+from galinfo.info.aggregate import binned, spread_table, summarize
 from galinfo.info.pid import ATOMS
 from galinfo.info.table import _rows_of, per_galaxy_table, pid_table, write_table
 from galinfo.info.tuples import TupleSpec
@@ -203,4 +203,37 @@ def run_pid(
     write_text(out / "pid_run.json", json.dumps(run_record, indent=2))
     files["config"] = out / "pid_run.json"
     log.info("mean atoms (all): %s", {a: float(summary[a][0]) for a in ATOMS})
+    return files
+
+
+def run_pid_realisations(
+    dataset_path: str | os.PathLike,
+    spec: TupleSpec,
+    out_dir: str | os.PathLike,
+    realisations: Sequence[Sequence[str | os.PathLike]],
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    **kwargs,
+) -> dict[str, Path]:
+    """Decompose one tuple once per model realisation (each ``RUN1,RUN2,RUN12``) into
+    ``OUT/realisation_<k>/`` (:func:`run_pid`), then write the mean ± spread across realisations
+    of every group's averaged atoms: ``OUT/spread.ecsv`` and ``OUT/bars_spread.png`` (nats)."""
+    from galinfo.info.plots import plot_atom_bars
+
+    if len(realisations) < 2:
+        raise ConfigError(f"the spread across realisations needs at least two --runs, got {len(realisations)}")
+    out = Path(out_dir)
+    summaries = []
+    for k, runs in enumerate(realisations):
+        files = run_pid(dataset_path, spec, out / f"realisation_{k}", runs=runs, n_boot=n_boot, ci=ci,
+                        seed=seed, **kwargs)
+        summaries.append(Table.read(files["summary"]))
+    spread = spread_table(summaries)
+    spread.meta.update(tuple=spec.label, runs=[[str(r) for r in runs] for runs in realisations])
+    files = {"spread": write_table(spread, out / "spread.ecsv")}
+    plot_atom_bars({spec.label: spread}, out / "bars_spread",
+                   title=f"{spec.label}: mean ± spread over {len(realisations)} realisations")
+    files["bars_spread"] = out / "bars_spread.png"
     return files

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from galinfo.data.schema import SPLITS
 from galinfo.errors import ConfigError
 
 Run = Annotated[Path, typer.Argument(help="Run folder (checkpoints, predictions.h5, metrics.json).")]
@@ -109,18 +110,42 @@ def predict_cmd(
     Console().print(f"wrote {path}" + (f" (pdf smoothed with a Gaussian of sigma {width:.4g})" if width else ""))
 
 
-def evaluate_cmd(run: Run) -> None:
-    """Print bias, sigma_MAD, eta and CRPS per split; write RUN/metrics.json."""
+def evaluate_cmd(
+    run: Run,
+    dataset: Annotated[Path | None, typer.Option(help="Dataset folder for per-class and per-bin rows "
+                                                 "(default: the one the run was trained on).")] = None,
+) -> None:
+    """Print bias, sigma_MAD, eta and CRPS per split, then per class and in bins of log M* and r mag
+    on the test split; write RUN/metrics.json."""
     from galinfo.models.inference import evaluate
 
-    metrics = evaluate(run)
+    metrics = evaluate(run, dataset)
+    cols = ("split", "n", "bias", "sigma_MAD", "eta", "CRPS", "mean ln q(true)")
     table = RichTable(title=f"{run} (pdf mean vs truth)")
-    for col in ("split", "n", "bias", "sigma_MAD", "eta", "CRPS", "mean ln q(true)"):
+    for col in cols:
         table.add_column(col, justify="right")
-    for split, m in metrics.items():
-        table.add_row(split, str(m["n"]), f"{m['bias']:.4f}", f"{m['sigma_mad']:.4f}", f"{m['eta']:.4f}",
-                      f"{m['crps']:.4f}", f"{m['mean_log_q_true']:.4f}")
-    Console().print(table)
+    for split in SPLITS:
+        if split in metrics:
+            m = metrics[split]
+            table.add_row(split, str(m["n"]), f"{m['bias']:.4f}", f"{m['sigma_mad']:.4f}", f"{m['eta']:.4f}",
+                          f"{m['crps']:.4f}", f"{m['mean_log_q_true']:.4f}")
+    console = Console()
+    console.print(table)
+    groups = metrics.get("by_group")
+    if groups is None:
+        console.print("no per-class rows: the run's dataset is unknown (give --dataset)")
+        return
+    sub = RichTable(title="test split: per class and in bins")
+    for col in ("group", "n", "bias", "sigma_MAD", "eta"):
+        sub.add_column(col, justify="right")
+    for label, m in groups.get("class", {}).items():
+        sub.add_row(f"class {label}", str(m["n"]), f"{m['bias']:.4f}", f"{m['sigma_mad']:.4f}", f"{m['eta']:.4f}")
+    for name, rows in groups.items():
+        if name != "class":
+            for m in rows:
+                sub.add_row(f"{name} [{m['x_low']:g}, {m['x_high']:g})", str(m["n"]), f"{m['bias']:.4f}",
+                            f"{m['sigma_mad']:.4f}", f"{m['eta']:.4f}")
+    console.print(sub)
 
 
 def register(app: typer.Typer) -> None:

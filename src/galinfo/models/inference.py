@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -14,7 +15,7 @@ import torch
 from galinfo.data.binning import TargetBins
 from galinfo.data.inputs import parse_inputs
 from galinfo.data.schema import SPLITS
-from galinfo.errors import ConfigError, GalinfoError, GalinfoWarning
+from galinfo.errors import ConfigError, DataValidationError, GalinfoError, GalinfoWarning
 from galinfo.models.amortised import AmortisedSpec, is_amortised_spec
 from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, write_json
 from galinfo.models.data import InputSpec, model_data, usable_rows
@@ -188,9 +189,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
 
 
-def evaluate(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
-    """Metrics of the pdf mean per split, ``{split: {bias, sigma_mad, eta, crps, n}}``, also
-    written to ``RUN/metrics.json``. Needs ``RUN/predictions.h5`` (run :func:`predict` first)."""
+def evaluate(run_dir: str | os.PathLike, dataset=None) -> dict[str, dict]:
+    """Metrics of the pdf mean per split, ``{split: {bias, sigma_mad, eta, crps, n}}`` (dex), also
+    written to ``RUN/metrics.json``. Needs ``RUN/predictions.h5`` (run :func:`predict` first).
+
+    With the dataset (``dataset``, else the one in ``RUN/config.json`` when it is still there) the
+    test split is also broken down: ``by_group`` holds :func:`galinfo.metrics.accuracy_breakdown` per
+    class and in bins of the true target (0.5 dex) and of ``mag_r`` (1 mag)."""
     from galinfo.metrics import summarize
 
     run_dir = Path(run_dir)
@@ -198,7 +203,7 @@ def evaluate(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
     if pred.pdf_mean is None:
         raise GalinfoError(f"{run_dir}/predictions.h5 has no pdf_mean")
     ok = np.isfinite(pred.target) & pred.predicted()
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict] = {}
     for split in SPLITS:
         m = pred.mask(split) & ok
         if m.sum() == 0:
@@ -206,5 +211,44 @@ def evaluate(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
         out[split] = summarize(pred.pdf_mean[m], pred.target[m],
                                None if pred.pdf is None else pred.pdf[m], pred.bins)
         out[split]["mean_log_q_true"] = float(np.nanmean(pred.log_q_true[m]))
+    ds = _evaluation_dataset(run_dir, dataset)
+    if ds is not None and "test" in out:
+        out["by_group"] = breakdown_on_test(pred, ds)
     write_json(run_dir / METRICS_FILE, out)
     return out
+
+
+def _evaluation_dataset(run_dir: Path, dataset):
+    from galinfo.data.dataset import Dataset
+
+    if dataset is None:
+        config = run_dir / "config.json"
+        path = json.loads(config.read_text()).get("dataset_path") if config.exists() else None
+        if path is None or not Path(path).exists():
+            log.info("%s: its dataset is not known or gone; no per-class rows", run_dir)
+            return None
+        dataset = path
+    return dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
+
+
+def breakdown_on_test(pred: Predictions, ds) -> dict:
+    """Test-split accuracy of ``pred``'s pdf mean per class (``cls``) and in bins of the true
+    target (0.5 dex) and of ``mag_r`` (1 mag), from the catalogue of ``ds`` matched by objid."""
+    from galinfo.metrics import accuracy_breakdown, regular_edges
+
+    if pred.data_checksum and pred.data_checksum != ds.checksum:
+        raise DataValidationError(f"{ds.path} is not the dataset these predictions were made on (checksum differs)")
+    sorter = np.argsort(ds.objid, kind="stable")
+    pos = np.searchsorted(ds.objid, pred.objid, sorter=sorter).clip(0, ds.n - 1)
+    rows = sorter[pos]
+    missing = ds.objid[rows] != pred.objid
+    if missing.any():
+        raise DataValidationError(f"objid {int(pred.objid[missing][0])} of the predictions is not in {ds.path}")
+    test = pred.mask("test") & np.isfinite(pred.target) & pred.predicted()
+    est, truth, rows = pred.pdf_mean[test], pred.target[test], rows[test]
+    binned = {pred.target_column: (truth, regular_edges(truth, 0.5))}
+    if "mag_r" in ds.catalog.colnames:
+        mag = ds.column("mag_r", rows)
+        binned["mag_r"] = (mag, regular_edges(mag, 1.0))
+    classes = np.asarray(ds.catalog["cls"])[rows].astype(str) if "cls" in ds.catalog.colnames else None
+    return accuracy_breakdown(est, truth, classes, binned)

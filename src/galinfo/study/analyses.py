@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,9 +15,17 @@ from galinfo.data.dataset import Dataset
 from galinfo.data.inputs import parse_inputs
 from galinfo.report.html import Figure, Section, TableBlock
 from galinfo.study.plan import Step
-from galinfo.study.runner import EXECUTORS, SECTION_BUILDERS, TRUTH_CHECKS, Study
+
+if TYPE_CHECKING:  # the runner registers these steps (galinfo.study.runner.STEP_KINDS)
+    from galinfo.study.runner import Study
 
 ALPHA = 0.05
+# A latent S keeps the target information of its inputs X when a classifier on S does as well as one
+# on X: a latent model whose validation cross-entropy exceeds that of the `ce` model of the same
+# inputs by more than this (nats per galaxy) is "not sufficient", and tests in its space say nothing
+# about what X lacks.
+SUFFICIENCY_MARGIN_NATS = 0.05
+NOT_SUFFICIENT = "latent not sufficient: not interpretable"
 # PC with the KNN-CMI test costs (CI tests) x (permutations) x (rows log rows): bounded so that the
 # discovery step of a study takes minutes on a laptop; `galinfo causal discover` has all the knobs.
 DISCOVERY_MAX_ROWS = 1000
@@ -97,12 +106,15 @@ def _fmt(x, digits=3) -> str:
 
 
 def causal_section(study: Study, summaries: list[dict]) -> Section:
+    sufficiency = latent_sufficiency(study)
     rows = []
     for s in summaries:
         paper, cal = s["paper"], s["calibrated"] or {}
+        verdict = sufficiency.get(s["input_set"], {}).get("sufficient")
         rows.append([s["question"], s["k"], _fmt(paper["mean_r"]), _fmt(paper["mean_r_perm"]),
                      _fmt(cal.get("mean_r")), _fmt(cal.get("effect_size")), _fmt(cal.get("global_pvalue")),
-                     _fmt(cal.get("frac_p_below_alpha")), cal.get("n_reject_bh", "n/a")])
+                     _fmt(cal.get("frac_p_below_alpha")), cal.get("n_reject_bh", "n/a"),
+                     {True: "sufficient", False: NOT_SUFFICIENT, None: "not measured"}[verdict]])
     sec = Section("Causal analysis in the latent space", [
         "Among the k nearest training galaxies in a model's latent space S, the model treats galaxies as the same; "
         "a remaining dependence between log M* and a query variable X_q means information outside the model's input. "
@@ -111,9 +123,13 @@ def causal_section(study: Study, summaries: list[dict]) -> Section:
         "over-flags. 'Calibrated' columns: the same local correlation after removing what S (and the conditioning "
         "variable) predicts of log M* and X_q by cross-fitted regression, with permutation p-values: the "
         "whole-sample p-value (one per question), the fraction of galaxies with p ≤ 0.05 (about 0.05 under the null) "
-        "and the number of galaxies kept by Benjamini–Hochberg at 5%."],
+        "and the number of galaxies kept by Benjamini–Hochberg at 5%. "
+        "A test in S can only find what the inputs lack if S keeps all they say about log M*: the last column "
+        "compares the latent model's validation cross-entropy with that of a cross-entropy model of the same "
+        f"inputs, and a latent more than {SUFFICIENCY_MARGIN_NATS} nats per galaxy behind is marked "
+        f"'{NOT_SUFFICIENT}'."],
         tables=[TableBlock(["question", "k", "paper r", "paper baseline", "calibrated r", "effect size (σ)",
-                            "whole-sample p", "frac p ≤ 0.05", "BH discoveries"], rows)])
+                            "whole-sample p", "frac p ≤ 0.05", "BH discoveries", "latent"], rows)])
     for s in summaries:
         sec.figures.append(Figure(Path(s["figure"]),
                                   f"{s['question']}: mean local correlations in bins of log M* (left) and the fraction "
@@ -188,27 +204,87 @@ def designed_expectations(truth: dict, target: str, question: dict) -> list[tupl
     return found
 
 
-def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
-    checks = []
+def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control): reject where adjusted <= alpha."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return adjusted
+
+
+def sufficiency_verdict(val_ce_latent: float, val_ce_ce: float, margin: float = SUFFICIENCY_MARGIN_NATS) -> dict:
+    """Is a latent sufficient? Validation cross-entropies (nats per galaxy) of the latent model and of
+    the ``ce`` model of the same inputs; ``sufficient`` is None when either is missing."""
+    gap = val_ce_latent - val_ce_ce
+    known = math.isfinite(gap)
+    return {"val_ce_latent": val_ce_latent, "val_ce_ce": val_ce_ce, "gap_nats": gap if known else None,
+            "margin_nats": margin, "sufficient": bool(gap <= margin) if known else None}
+
+
+def _val_ce(metrics: dict | None) -> float:
+    val = (metrics or {}).get("val") or {}
+    return -float(val["mean_log_q_true"]) if "mean_log_q_true" in val else math.nan
+
+
+def latent_sufficiency(study: Study) -> dict[str, dict]:
+    """:func:`sufficiency_verdict` of every latent model of the study, by input set."""
+    metrics = {}
+    for s in study.steps:
+        if s.name not in study.summaries or (s.kind == "model" and s.params.get("amortised")):
+            continue  # an amortised network has no metrics of its own: its 'subset' steps have them
+        if s.kind in ("model", "external"):
+            metrics[(s.params["objective"], s.params["inputs"])] = study.summaries[s.name].get("metrics")
+        elif s.kind == "subset":  # an input set predicted by an amortised cross-entropy network
+            metrics[("ce", s.params["inputs"])] = study.summaries[s.name].get("metrics")
+    return {latent: sufficiency_verdict(_val_ce(metrics.get(("scl", latent))), _val_ce(metrics.get(("ce", latent))))
+            for latent in study.cfg.latent_models}
+
+
+def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bool | None],
+                       alpha: float = ALPHA) -> list[dict]:
+    """Check each causal summary against the designed answers of ``truth`` that apply to it.
+
+    Decisions control the family-wise error over the panel: the whole-sample p-values of the
+    questions with a designed answer and an interpretable latent are Holm-adjusted together, and a
+    question is 'dependent' where the adjusted p is <= ``alpha``. A question whose latent is not
+    sufficient (``sufficient[input_set] is False``) is undecided: ``right`` is None, never True. A
+    question without a p-value (no neighbourhood had enough valid galaxies) leaves the family and is
+    wrong: the designed answer was not reproduced.
+    """
     target = truth.get("target", "logmstar")
-    for s in by_kind.get("causal", []):
-        cal = s.get("calibrated")
-        if not cal:
-            continue
-        p = cal["global_pvalue"]
-        tested = p is not None and math.isfinite(p)
-        dependent = tested and p < ALPHA
-        for name, e in designed_expectations(truth, target, s):
-            checks.append({
-                "answer": name, "test": f"calibrated local test: {s['question']}",
-                "expected": "independent" if e["independent"] else "dependent",
-                "found": (f"{'dependent' if dependent else 'independent'} (p = {_fmt(p, 2)})" if tested
-                          else "not tested (no neighbourhood had enough valid galaxies)"),
-                "right": tested and dependent != e["independent"],
-            })
+    rows = [(s, name, e) for s in causal if s.get("calibrated")
+            for name, e in designed_expectations(truth, target, s)]
+
+    def tested(s: dict) -> bool:
+        p = s["calibrated"]["global_pvalue"]
+        return p is not None and math.isfinite(p)
+
+    decided = sorted({s["question"] for s, _, _ in rows
+                      if tested(s) and sufficient.get(s["input_set"]) is not False})
+    pvals = {q: next(s["calibrated"]["global_pvalue"] for s, _, _ in rows if s["question"] == q) for q in decided}
+    adjusted = {q: float(a) for q, a in zip(decided, holm([pvals[q] for q in decided]), strict=True)}
+    checks = []
+    for s, name, e in rows:
+        p = s["calibrated"]["global_pvalue"]
+        row = {"answer": name, "test": f"calibrated local test: {s['question']}",
+               "expected": "independent" if e["independent"] else "dependent", "p": p,
+               "p_holm": adjusted.get(s["question"]), "latent_sufficient": sufficient.get(s["input_set"])}
+        if sufficient.get(s["input_set"]) is False:
+            row.update(found=f"undecided ({NOT_SUFFICIENT}; p = {_fmt(p, 2)})", right=None)
+        elif not tested(s):  # no p-value: the designed answer was not reproduced (wrong, not undecided)
+            row.update(found="not tested (no neighbourhood had enough valid galaxies)", right=False)
+        else:
+            dependent = adjusted[s["question"]] <= alpha
+            row.update(found=f"{'dependent' if dependent else 'independent'} (p = {_fmt(p, 2)}, "
+                             f"Holm-adjusted {_fmt(adjusted[s['question']], 2)})",
+                       right=bool(dependent != e["independent"]))
+        checks.append(row)
     return checks
 
 
-EXECUTORS.update({"causal": run_causal, "discover": run_discover})
-SECTION_BUILDERS.update({"causal": causal_section, "discover": discover_section})
-TRUTH_CHECKS.append(truth_check_causal)
+def truth_check_causal(study: Study | None, by_kind: dict, truth: dict) -> list[dict]:
+    """The truth panel of the study's causal steps (:func:`decide_truth_panel`)."""
+    sufficient = {} if study is None else {k: v["sufficient"] for k, v in latent_sufficiency(study).items()}
+    return decide_truth_panel(by_kind.get("causal", []), truth, sufficient)

@@ -43,6 +43,10 @@ def study_cmd(
     markdown: Annotated[Path | None, typer.Option(help="Also write the results as Markdown tables here.")] = None,
     seed: Annotated[int | None, typer.Option(
         help="Replace the study's seed and its dataset's seed (a new mock realisation).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Run independent steps on N local worker processes.")] = 1,
+    dask: Annotated[str | None, typer.Option("--dask", help="Run the steps on the Dask scheduler at ADDRESS "
+                                             "(workers share OUT's file system; GPU steps need a worker with "
+                                             "resource GPU=1).")] = None,
 ) -> None:
     """Run a whole study: dataset, models, KNN, causal tests, decompositions, report."""
     from galinfo.errors import ConfigError
@@ -54,7 +58,7 @@ def study_cmd(
     cfg = load_preset(preset) if preset else load_config(config)
     if seed is not None:
         cfg = cfg.with_seed(seed)
-    study = Study(cfg, out, progress=not quiet)
+    study = Study(cfg, out, progress=not quiet, jobs=jobs, dask_address=dask)
     if dry_run:
         _print_plan(study)
         return

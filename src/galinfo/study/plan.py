@@ -205,6 +205,11 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
             add_amortised(plan_models(tuples))
         for inputs in plan_models(tuples):
             add_model("ce", inputs)
+    # The sufficiency check of each latent: a cross-entropy model of the same inputs. Planned after
+    # the information models, so that an input set an amortised network already predicts (a
+    # 'subset' step named model:ce:INPUTS) is reused rather than trained again.
+    for latent in cfg.latent_models:
+        add_model("ce", latent)
     for t in tuples:
         deps = ("dataset",)
         if cfg.pid_estimator == "model":

@@ -67,19 +67,36 @@ def left_out_section(left_out: dict[str, dict[str, int]], masked: dict[str, int]
                    [TableBlock(["step", "galaxies", "why"], rows)] if rows else [])
 
 
-def estimation_section(models: list[dict], knn: list[dict], figures: list[Figure]) -> Section:
+def _sufficiency_cell(m: dict, sufficiency: dict[str, dict]) -> str:
+    v = sufficiency.get(m["inputs"]) if m["objective"] == "scl" else None
+    if v is None:
+        return ""
+    if v["sufficient"] is None:
+        return "not measured"
+    return (f"{'sufficient' if v['sufficient'] else 'NOT sufficient'}: ce model {_f(v['val_ce_ce'])}, "
+            f"gap {_f(v['gap_nats'])} (margin {v['margin_nats']:g})")
+
+
+def estimation_section(models: list[dict], knn: list[dict], figures: list[Figure],
+                       sufficiency: dict[str, dict] | None = None) -> Section:
     rows = []
     for m in models:
         t = m["metrics"].get("test", {})
+        val = m["metrics"].get("val", {})
+        val_ce = -val["mean_log_q_true"] if "mean_log_q_true" in val else None
         rows.append([m["inputs"], m["objective"], t.get("n", 0), _f(t.get("bias")), _f(t.get("sigma_mad")),
-                     _f(t.get("eta")), _f(t.get("crps"))])
+                     _f(t.get("eta")), _f(t.get("crps")), _f(val_ce), _sufficiency_cell(m, sufficiency or {})])
     sec = Section("Estimation", [
         "How well each trained model estimates log M* on the held-out test galaxies, from the mean of its pdf. "
         "bias = mean(estimate − truth); σ_MAD = 1.4826 × median absolute deviation of the errors; "
         "η = fraction of errors beyond 3σ_MAD; CRPS = continuous ranked probability score of the pdf (dex; lower is better). "
         "'scl' models are the supervised-contrastive latent models used by the causal tests; 'ce' models are the "
-        "cross-entropy models used by the information decomposition."],
-        tables=[TableBlock(["input set", "objective", "n test", "bias", "σ_MAD", "η", "CRPS"], rows)])
+        "cross-entropy models used by the information decomposition. 'val CE' is the validation cross-entropy "
+        "−mean ln q(true bin | x) in nats; next to each latent model, the same for a cross-entropy model of the "
+        "same inputs: a latent that is more than the margin behind has lost information about log M* its inputs "
+        "carry, and tests in its space are not interpretable."],
+        tables=[TableBlock(["input set", "objective", "n test", "bias", "σ_MAD", "η", "CRPS", "val CE",
+                            "latent sufficiency (val CE, nats)"], rows)])
     if knn:
         krows = [[k["latent"], k["kmax"], _f(k["pit_w1_softmax"]), _f(k["pit_w1_knn"]),
                   _f(k["sigma_mad_softmax"]), _f(k["sigma_mad_knn"])] for k in knn]
@@ -88,8 +105,41 @@ def estimation_section(models: list[dict], knn: list[dict], figures: list[Figure
             "Calibration of pdfs: 1-Wasserstein distance of the test galaxies' PIT values to a uniform distribution "
             "(0 = perfectly calibrated), for the network's softmax and for CLAP's adaptive-k KNN pdfs in the latent space."
             + _smoothing_note(knn)))
+    sec.tables.extend(breakdown_tables(models))
     sec.figures.extend(figures)
     return sec
+
+
+_BIN_WORDS = {"logmstar": "true log M* (dex)", "mag_r": "r magnitude"}
+
+
+def breakdown_tables(models: list[dict]) -> list[TableBlock]:
+    """Test-split accuracy of each model per class, and σ_MAD (n) in bins of the true target and of
+    the r magnitude (``metrics["by_group"]`` of :func:`galinfo.models.inference.evaluate`)."""
+    groups = {f"{m['objective']}: {m['inputs']}": m["metrics"]["by_group"]
+              for m in models if m.get("metrics", {}).get("by_group")}
+    if not groups:
+        return []
+    tables = []
+    rows = [[name, label, g["n"], _f(g["bias"]), _f(g["sigma_mad"]), _f(g["eta"])]
+            for name, by in groups.items() for label, g in by.get("class", {}).items()]
+    if rows:
+        tables.append(TableBlock(["model", "class", "n test", "bias", "σ_MAD", "η"], rows,
+                                 "Accuracy of each model per galaxy class on the test split (dex)."))
+    for var in sorted({k for by in groups.values() for k in by if k != "class"}):
+        bins = sorted({(r["x_low"], r["x_high"]) for by in groups.values() for r in by.get(var, [])})
+        if not bins:
+            continue
+        cells = []
+        for name, by in groups.items():
+            found = {(r["x_low"], r["x_high"]): r for r in by.get(var, [])}
+            cells.append([name] + [f"{_f(found[b]['sigma_mad'])} ({found[b]['n']})" if b in found else "–"
+                                   for b in bins])
+        tables.append(TableBlock(["model"] + [f"[{lo:g}, {hi:g})" for lo, hi in bins], cells,
+                                 f"σ_MAD (dex) of each model in bins of {_BIN_WORDS.get(var, var)} on the test "
+                                 "split, with the number of galaxies in brackets; bins of fewer than 10 galaxies "
+                                 "are left out (–)."))
+    return tables
 
 
 def pid_section(pids: list[dict], bar_figure: Figure | None) -> Section:
@@ -107,6 +157,18 @@ def pid_section(pids: list[dict], bar_figure: Figure | None) -> Section:
         "the prior ('misinformation'); negative synergy means the union model did worse than the better single source. "
         "Means over galaxies with 95% bootstrap intervals; the mean i is a lower bound on the mutual information."],
         tables=[TableBlock(["tuple", "class", "n", "i1", "i2", "i12", "red", "unq1", "unq2", "syn"], rows)])
+    copula = [[p["tuple"], p["copula"]["n"], *(_f(p["copula"]["mmi"][k]) for k in ("i1", "i2", "i12")),
+               *(_f(p["copula"][which][a]) if p["copula"][which] else "n/a"
+                 for which in ("mmi", "dep") for a in ("red", "unq1", "unq2", "syn"))]
+              for p in pids if p.get("copula")]
+    if copula:
+        sec.tables.append(TableBlock(
+            ["tuple", "n test", "I1", "I2", "I12", "MMI red", "MMI unq1", "MMI unq2", "MMI syn",
+             "I_dep red", "I_dep unq1", "I_dep unq2", "I_dep syn"], copula,
+            "Model-free cross-check (nats): Gaussian-copula mutual informations of the two source models' latent "
+            "vectors with log M* (the union is their concatenation), split by the closed-form MMI and I_dep "
+            "decompositions of a Gaussian system. Copula values are lower bounds when the dependence is not "
+            "Gaussian; they should rank the tuples' atoms like the pointwise table, not equal it."))
     if bar_figure:
         sec.figures.append(bar_figure)
     for p in pids:
@@ -136,13 +198,23 @@ def _default(o: Any) -> Any:
     raise TypeError(type(o).__name__)
 
 
+VERDICTS = {True: "right", False: "wrong", None: "undecided"}
+
+
 def truth_section(checks: list[dict]) -> Section:
-    rows = [[c["answer"], c["test"], c["expected"], c["found"], "right" if c["right"] else "wrong"] for c in checks]
-    n_right = sum(c["right"] for c in checks)
+    rows = [[c["answer"], c["test"], c["expected"], _pvalue(c.get("p")), _pvalue(c.get("p_holm")), c["found"],
+             VERDICTS[c["right"]]] for c in checks]
+    n_right = sum(c["right"] is True for c in checks)
+    n_undecided = sum(c["right"] is None for c in checks)
     return Section("Check against the mock's known truth", [
         f"The mock survey was generated from a known causal graph (truth_dag.json). Each row compares a designed answer "
-        f"with what this study's analyses found: {n_right} of {len(checks)} right."],
-        tables=[TableBlock(["designed answer", "test", "expected", "found", "verdict"], rows)])
+        f"with what this study's analyses found: {n_right} of {len(checks)} right"
+        + (f", {n_undecided} undecided" if n_undecided else "") + ". "
+        "The decisions control the family-wise error over the panel: the whole-sample p-values of its questions "
+        "are Holm-adjusted together and a question counts as dependent where the adjusted p is ≤ 0.05, so a "
+        "calibrated run calls any designed null wrong with at most 5% probability. A question asked in a latent "
+        "space that is not sufficient is undecided, never right."],
+        tables=[TableBlock(["designed answer", "test", "expected", "p", "Holm p", "found", "verdict"], rows)])
 
 
 def results_markdown(results: dict, title: str, command: str) -> str:
@@ -188,5 +260,21 @@ def results_markdown(results: dict, title: str, command: str) -> str:
         out.append("")
     for check in results.get("truth_check", []) or []:
         out.append(f"- {check['answer']}: {check['test']}: expected {check['expected']}, found {check['found']} "
-                   f"({'right' if check['right'] else 'wrong'})")
+                   f"({VERDICTS[check['right']]})")
     return "\n".join(out) + "\n"
+
+
+def results_numbers(results: Any, path: str = "") -> dict[str, float]:
+    """Every number of a results.json mapping by its path (``/pid/<A, B>/0/syn``), step times left out:
+    what must agree between two runs of one study."""
+    out: dict[str, float] = {}
+    if isinstance(results, dict):
+        for k, v in results.items():
+            if k != "seconds":
+                out.update(results_numbers(v, f"{path}/{k}"))
+    elif isinstance(results, list):
+        for i, v in enumerate(results):
+            out.update(results_numbers(v, f"{path}/{i}"))
+    elif isinstance(results, bool | int | float):
+        out[path] = float(results)
+    return out

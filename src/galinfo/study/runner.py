@@ -1,5 +1,9 @@
-"""Run a planned study: each step in dependency order, cached under a key of its parameters and
-upstream keys, so that a rerun (after a crash, or with more steps) skips what is done.
+"""Run a planned study: every step once its dependencies are done, cached under a key of its
+parameters and upstream keys, so that a rerun (after a crash, or with more steps) skips what is done.
+
+Independent steps run concurrently on local worker processes (``jobs > 1``) or on a Dask cluster
+(``dask_address``); each step seeds the global random generators from its own cache key, so the
+results do not depend on where or in which order the steps ran.
 
 Layout of ``OUT``::
 
@@ -15,11 +19,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,7 @@ from galinfo.data.validate import in_range
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.models.outputs import PREDICTIONS_FILE
 from galinfo.report.html import write_text_atomic
+from galinfo.study import analyses
 from galinfo.study.config import StudyConfig
 from galinfo.study.plan import Step, model_step_name, plan_study
 
@@ -45,11 +53,18 @@ class Study:
     """A study in an output folder. ``run()`` executes (or resumes) it and writes the report."""
 
     def __init__(self, cfg: StudyConfig, out: str | os.PathLike, *, progress: bool = True,
-                 on_step: Callable[[Step], None] | None = None):
+                 on_step: Callable[[Step], None] | None = None, jobs: int = 1,
+                 dask_address: str | None = None):
+        if int(jobs) < 1:
+            raise ConfigError(f"--jobs {jobs} must be at least 1")
+        if dask_address is not None and int(jobs) != 1:
+            raise ConfigError("give either --jobs N (local worker processes) or --dask ADDRESS, not both")
         self.cfg = cfg
         self.out = Path(out)
         self.progress = progress
         self.on_step = on_step
+        self.jobs = int(jobs)
+        self.dask_address = dask_address
         self.steps = plan_study(cfg)
         self.summaries: dict[str, dict] = {}
         self.keys: dict[str, str] = {}
@@ -147,8 +162,23 @@ class Study:
             self.keys[step.name] = step.key(self.keys)
 
     # -- running -------------------------------------------------------------------------------
+    def execute(self, step: Step) -> dict:
+        """Run one step (its dependencies done) and return its summary; seeds the global random
+        generators from the step's key first, so that the result does not depend on what ran before."""
+        seed_globals(int(self.keys[step.name], 16))
+        started = time.perf_counter()
+        summary = STEP_KINDS[step.kind].run(self, step)
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        return summary
+
+    def _finish(self, step: Step, summary: dict) -> None:
+        self.summaries[step.name] = summary
+        self._mark_done(step, summary)
+        if step.kind == "dataset":
+            self.check_dataset(Dataset.open(self.dataset_path))
+
     def run(self) -> dict[str, Any]:
-        """Run every step not yet done; return the report's results."""
+        """Run every step not yet done, each once its dependencies are done; return the report's results."""
         self.check_before_data()
         self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.out / "study.json", json.dumps(_config_dict(self.cfg), indent=1, default=str))
@@ -158,24 +188,125 @@ class Study:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), disable=not self.progress, transient=False) as bar:
             task = bar.add_task("study", total=len(self.steps))
+            waiting = []
             for step in self.steps:
                 done = self._done(step)
-                if done is not None:
+                if done is None:
+                    waiting.append(step)
+                else:
                     self.summaries[step.name] = done["summary"]
                     bar.advance(task)
-                    continue
-                bar.update(task, description=step.name)
-                if self.on_step is not None:
-                    self.on_step(step)
-                started = time.perf_counter()
-                summary = EXECUTORS[step.kind](self, step)
-                summary["seconds"] = round(time.perf_counter() - started, 2)
-                self.summaries[step.name] = summary
-                self._mark_done(step, summary)
-                if step.kind == "dataset":
-                    self.check_dataset(Dataset.open(self.dataset_path))
-                bar.advance(task)
+            with self._executors() as submit:
+                self._schedule(waiting, submit, lambda names: bar.update(task, description=", ".join(names)),
+                               lambda: bar.advance(task))
         return self.summaries.get("report", {})
+
+    def _schedule(self, waiting: list[Step], submit: Callable[[Step], Future],
+                  show: Callable[[list[str]], None], advance: Callable[[], None]) -> None:
+        """Submit each waiting step once all its dependencies have summaries; record results as they
+        come. After a failure nothing new starts; the steps already running are finished and
+        recorded (so a rerun resumes after them), then the first error is raised."""
+        running: dict[Future, Step] = {}
+        error: BaseException | None = None
+        while True:
+            try:
+                for step in [s for s in waiting if all(d in self.summaries for d in s.deps)]:
+                    if error is not None:
+                        break
+                    waiting.remove(step)
+                    if self.on_step is not None:
+                        self.on_step(step)
+                    fut = submit(step)
+                    running[fut] = step
+                    if fut.done():  # ran here (jobs 1): record it before starting the next one
+                        break
+            except BaseException as exc:  # noqa: BLE001 - e.g. an interrupt from on_step
+                error = exc
+            if not running:
+                break
+            show([s.name for s in running.values()])
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                step = running.pop(fut)
+                try:
+                    summary = fut.result()
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others finish
+                    error = error or exc
+                    continue
+                try:
+                    self._finish(step, summary)
+                except BaseException as exc:  # noqa: BLE001
+                    error = error or exc
+                advance()
+            if error is not None and not running:
+                break
+        if error is not None:
+            raise error
+        if waiting:
+            raise RuntimeError(f"steps never became ready: {', '.join(s.name for s in waiting)}")
+
+    @contextmanager
+    def _executors(self) -> Iterator[Callable[[Step], Future]]:
+        """``submit(step) -> Future``: in this process (jobs 1), on local worker processes, or on Dask
+        (GPU steps ask for the worker resource ``GPU=1``)."""
+        if self.dask_address is None and self.jobs == 1:
+            yield self._submit_here
+            return
+        args = lambda step: (execute_step, self.cfg, str(self.out), step, dict(self.keys), dict(self.summaries))  # noqa: E731
+        if self.dask_address is None:
+            import multiprocessing
+
+            threads = max(1, (os.cpu_count() or 1) // self.jobs)
+            with _local_pool(self.jobs, multiprocessing.get_context("spawn"), threads) as pool:
+                yield lambda step: pool.submit(*args(step))
+            return
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError("--dask needs dask.distributed: pip install 'galinfo[dask]'") from None
+        with Client(self.dask_address) as client:
+            cpu = client.get_executor(pure=False)
+            gpu = client.get_executor(pure=False, resources={"GPU": 1})
+            yield lambda step: (gpu if step.device == "gpu" else cpu).submit(*args(step))
+
+    def _submit_here(self, step: Step) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(self.execute(step))
+        except BaseException as exc:  # noqa: BLE001 - the scheduler re-raises it
+            fut.set_exception(exc)
+        return fut
+
+
+def _local_pool(jobs: int, context: Any, threads: int) -> Executor:
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(threads,))
+
+
+def _init_worker(threads: int) -> None:
+    """A local worker process shares the cores with the others: ``threads`` torch threads each."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def execute_step(cfg: StudyConfig, out: str, step: Step, keys: dict[str, str], summaries: dict[str, dict]) -> dict:
+    """Run one step of the study in ``out`` in a worker (process or Dask) and return its summary;
+    the parent records it."""
+    study = Study(cfg, out, progress=False)
+    study.keys = dict(keys)
+    study.summaries = dict(summaries)
+    return study.execute(step)
+
+
+def seed_globals(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (for code that draws from them)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - the legacy global generator, for code that uses it
+    torch.manual_seed(seed % 2**63)
 
 
 def _config_dict(cfg: StudyConfig) -> dict:
@@ -208,7 +339,7 @@ def _run_subset(study: Study, step: Step) -> dict:
     smooth = p.get("smooth")
     predict(family_run, study.dataset_path, subset=p["inputs"], out=out,
             smooth=None if smooth in (None, "none") else smooth)
-    metrics = evaluate(out)
+    metrics = evaluate(out, study.dataset_path)
     lo, hi = study.cfg.target_range
     return {"run": str(out), "inputs": p["inputs"], "objective": "ce", "amortised_from": p["family"],
             "metrics": metrics, "left_out": _model_left_out(out, study.summaries["dataset"]["n"], lo, hi)}
@@ -263,7 +394,7 @@ def _run_model(study: Study, step: Step) -> dict:
                 "subsets": p["subsets"], "best_val_ce": best.get("val_ce"), "best_step": best.get("step"),
                 "left_out": _amortised_left_out(study, p["inputs"], p["target"], lo, hi)}
     predict(run, study.dataset_path, smooth=p.get("smooth"))
-    metrics = evaluate(run)
+    metrics = evaluate(run, study.dataset_path)
     return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics,
             "left_out": _model_left_out(run, study.summaries["dataset"]["n"], lo, hi)}
 
@@ -313,7 +444,7 @@ def _run_external(study: Study, step: Step) -> dict:
         raise ConfigError(f"external model {p['inputs']} estimates {pred.target_column}, the study {study.cfg.target}")
     if p["objective"] == "scl" and pred.latent is None:
         raise ConfigError(f"external model {p['inputs']} has no latent, but the study uses it as a latent model")
-    metrics = evaluate(run) if pred.pdf_mean is not None else {}
+    metrics = evaluate(run, ds) if pred.pdf_mean is not None else {}
     no_prediction = ds.n - len(pred) + int((~pred.predicted()).sum())
     left_out = {"not covered by the external model (no prediction)": no_prediction} if no_prediction else {}
     return {"run": str(run), "inputs": p["inputs"], "objective": "external", "metrics": metrics,
@@ -359,9 +490,14 @@ def _run_pid(study: Study, step: Step) -> dict:
     t = TupleSpec(p["source1"], p["source2"])
     n_galaxies = study.summaries["dataset"]["n"]
     kwargs = {"n_boot": p["bootstrap"], "seed": p["seed"], "min_count": 20 if n_galaxies < 20000 else 50}
+    copula = None
     if p["estimator"] == "model":
+        from galinfo.models.outputs import read_predictions
+        from galinfo.study.crosschecks import copula_cross_check
+
         runs = [study.model_dir("ce", m) for m in t.models]
         files = run_pid(study.dataset_path, t, study.step_dir(step), runs=runs, **kwargs)
+        copula = copula_cross_check(read_predictions(runs[0]), read_predictions(runs[1]))
     else:
         files = run_pid(study.dataset_path, t, study.step_dir(step), estimate=True, **kwargs)
     summary = Table.read(files["summary"])
@@ -369,7 +505,7 @@ def _run_pid(study: Study, step: Step) -> dict:
     record = json.loads(Path(files["config"]).read_text())
     return {"tuple": t.label, "source1": t.source1, "source2": t.source2, "estimator": p["estimator"],
             "n": len(Table.read(files["table"])), "summary": _table_records(summary), "figures": figures,
-            "left_out": record.get("left_out", {})}
+            "copula": copula, "left_out": record.get("left_out", {})}
 
 
 def _table_records(table) -> list[dict]:
@@ -417,8 +553,9 @@ def _run_report(study: Study, step: Step) -> dict:
         figures.append(Figure(plot_pit(pits, fig_dir / "pit"),
                               "Probability integral transform of the true mass under each latent model's pdf: a flat "
                               "histogram means calibrated pdfs, a U shape over-confident ones, a hump under-confident ones."))
+    sufficiency = analyses.latent_sufficiency(study)
     sections = [rep.dataset_section(study.summaries["dataset"]),
-                rep.estimation_section(models, by_kind.get("knn", []), figures)]
+                rep.estimation_section(models, by_kind.get("knn", []), figures, sufficiency)]
     pids = by_kind.get("pid", [])
     if pids:
         tables = {p["tuple"]: Table(rows=p["summary"]) for p in pids}
@@ -426,9 +563,9 @@ def _run_report(study: Study, step: Step) -> dict:
         bar = Figure(Path(files[0]), "Mean information atoms of every tuple (nats) with 95% bootstrap intervals, "
                                      "for all test galaxies and per class.")
         sections.append(rep.pid_section(pids, bar))
-    for kind, builder in SECTION_BUILDERS.items():
-        if by_kind.get(kind):
-            sections.append(builder(study, by_kind[kind]))
+    for kind, handler in STEP_KINDS.items():
+        if handler.section is not None and by_kind.get(kind):
+            sections.append(handler.section(study, by_kind[kind]))
     left_out = {s.name: study.summaries[s.name].get("left_out", {}) for s in study.steps if s.kind != "report"}
     sections.insert(1, rep.left_out_section(left_out, study.summaries["dataset"].get("masked", {})))
     results = {
@@ -436,7 +573,9 @@ def _run_report(study: Study, step: Step) -> dict:
         "dataset": study.summaries["dataset"],
         "estimation": {f"{m['objective']}:{m['inputs']}": m["metrics"] for m in models},
         "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
+        "sufficiency": sufficiency,
         "pid": {p["tuple"]: p["summary"] for p in pids},
+        "pid_copula": {p["tuple"]: p["copula"] for p in pids if p.get("copula")},
         "causal": {c["question"]: c for c in by_kind.get("causal", [])},
         "discovery": by_kind.get("discover", [{}])[0],
     }
@@ -448,36 +587,38 @@ def _run_report(study: Study, step: Step) -> dict:
     return {"html": str(html_path), "json": str(json_path)}
 
 
-# Section builders and the truth check for causal/discovery steps are registered by
-# galinfo.study.causal_steps (kept apart so that this module does not import the causal package).
-SECTION_BUILDERS: dict[str, Callable[[Study, list[dict]], Any]] = {}
-
-
 def truth_check(study: Study, by_kind: dict[str, list[dict]]) -> list[dict] | None:
     """For mock data: each designed answer of truth_dag.json that the study tested, right or wrong."""
     dag_path = study.dataset_path / "truth_dag.json"
     if not dag_path.exists():
         return None
     checks: list[dict] = []
-    for fn in TRUTH_CHECKS:
-        checks.extend(fn(study, by_kind, json.loads(dag_path.read_text())))
+    for kind in STEP_KINDS.values():
+        if kind.truth is not None:
+            checks.extend(kind.truth(study, by_kind, json.loads(dag_path.read_text())))
     return checks
 
 
-TRUTH_CHECKS: list[Callable[[Study, dict, dict], list[dict]]] = []
+@dataclass(frozen=True)
+class StepKind:
+    """What the runner does with the steps of one kind: ``run`` them, build their report
+    ``section`` from their summaries, and check their ``truth`` against a mock's known graph."""
+
+    run: Callable[[Study, Step], dict]
+    section: Callable[[Study, list[dict]], Any] | None = None
+    truth: Callable[[Study, dict, dict], list[dict]] | None = None
 
 
-EXECUTORS: dict[str, Callable[[Study, Step], dict]] = {
-    "dataset": _run_dataset,
-    "model": _run_model,
-    "external": _run_external,
-    "subset": _run_subset,
-    "knn": _run_knn,
-    "pid": _run_pid,
-    "report": _run_report,
+STEP_KINDS: dict[str, StepKind] = {
+    "dataset": StepKind(_run_dataset),
+    "model": StepKind(_run_model),
+    "external": StepKind(_run_external),
+    "subset": StepKind(_run_subset),  # after its family's amortised "model" step (a dependency)
+    "knn": StepKind(_run_knn),
+    "pid": StepKind(_run_pid),
+    "causal": StepKind(analyses.run_causal, analyses.causal_section, analyses.truth_check_causal),
+    "discover": StepKind(analyses.run_discover, analyses.discover_section),
+    "report": StepKind(_run_report),
 }
 
-__all__ = ["Study", "slug", "model_step_name", "DataValidationError"]
-
-# The causal steps register themselves into EXECUTORS, SECTION_BUILDERS and TRUTH_CHECKS.
-from galinfo.study import analyses  # noqa: E402, F401
+__all__ = ["STEP_KINDS", "StepKind", "Study", "execute_step", "slug", "model_step_name", "DataValidationError"]
