@@ -42,8 +42,10 @@ def max_relative_difference(a: Path, b: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=None, help="mock galaxies (default: the quickstart's)")
-    ap.add_argument("--max-steps", type=int, default=None, help="tabular training steps (default: the quickstart's)")
-    ap.add_argument("--image-max-steps", type=int, default=None, help="image training steps (default: the quickstart's)")
+    ap.add_argument("--max-steps", type=int, default=None,
+                    help="tabular training steps, dedicated and amortised (default: the quickstart's)")
+    ap.add_argument("--image-max-steps", type=int, default=None,
+                    help="image training steps, dedicated and amortised (default: the quickstart's)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes of the concurrent run")
     ap.add_argument("--out", type=Path, default=None, help="working folder (default: a temporary one)")
     args = ap.parse_args()
@@ -51,6 +53,9 @@ def main() -> None:
     cfg = load_preset("quickstart")
     cfg = replace(cfg, max_steps=args.max_steps or cfg.max_steps,
                   image_max_steps=args.image_max_steps or cfg.image_max_steps,
+                  # the amortised information networks (pid.models: amortised) shrink with the others
+                  amortised_max_steps=args.max_steps or cfg.amortised_max_steps,
+                  amortised_image_max_steps=args.image_max_steps or cfg.amortised_image_max_steps,
                   dataset=replace(cfg.dataset, n=args.n or cfg.dataset.n))
     root = args.out or Path(tempfile.mkdtemp(prefix="study_jobs_"))
     t0 = time.perf_counter()
