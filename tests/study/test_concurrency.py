@@ -58,6 +58,28 @@ def test_every_planned_kind_is_registered(dataset):
     assert STEP_KINDS["causal"].section is not None and STEP_KINDS["causal"].truth is not None
 
 
+@pytest.mark.parametrize("models", ["amortised", "dedicated"])
+def test_the_sufficiency_check_reuses_an_amortised_subset(dataset, models):
+    """Each latent gets a ce model of its inputs: with pid.models amortised, the subset step that
+    already predicts that input set (one step per name); otherwise a dedicated model."""
+    from dataclasses import replace
+
+    cfg = replace(_config(dataset), pid_models=models, latent_models=("M_ugriz", "M_ugriz|zspec"))
+    steps = plan_study(cfg)
+    names = [s.name for s in steps]
+    assert len(names) == len(set(names))
+    kind = {s.name: s.kind for s in steps}
+    assert kind["model:ce:M_ugriz"] == ("subset" if models == "amortised" else "model")
+    assert kind["model:ce:M_ugriz|zspec"] == "model"  # not an input set of the decompositions
+    position = {n: i for i, n in enumerate(names)}
+    for s in steps:  # every step after its dependencies: a subset after its family's network
+        assert all(position[d] < position[s.name] for d in s.deps), s.name
+    if models == "amortised":
+        family = steps[position["model:ce:M_ugriz"]].deps
+        assert [kind[d] for d in family] == ["model"] and steps[position[family[0]]].params["amortised"]
+        assert {"model", "subset"} <= set(STEP_KINDS)
+
+
 @pytest.mark.parametrize("kwargs, needle", [
     ({"jobs": 0}, "--jobs 0 must be at least 1"),
     ({"jobs": 2, "dask_address": "tcp://127.0.0.1:1"}, "not both"),

@@ -89,3 +89,17 @@ def test_sufficiency_verdict_uses_the_stated_margin():
     assert sufficiency_verdict(1.00 + SUFFICIENCY_MARGIN_NATS / 2, 1.00)["sufficient"] is True
     assert sufficiency_verdict(1.00 + 2 * SUFFICIENCY_MARGIN_NATS, 1.00)["sufficient"] is False
     assert sufficiency_verdict(float("nan"), 1.00)["sufficient"] is None
+
+
+def test_an_untested_question_is_wrong_and_leaves_the_holm_family():
+    from galinfo.mock.dag import truth_dag
+    from galinfo.study.analyses import decide_truth_panel
+
+    causal = [_asked("M_ugriz|zspec", "ab_r", 0.001), _asked("M_ugriz", "null_noise", float("nan")),
+              _asked("M_ugriz|zspec", "null_lum", 0.5)]
+    checks = {c["answer"]: c for c in decide_truth_panel(causal, truth_dag(), {})}
+    untested = checks["c_designed_nulls"]
+    assert untested["right"] is False and untested["p_holm"] is None and "not tested" in untested["found"]
+    # two questions in the family, not three
+    assert checks["d_hard_null_null_lum"]["p_holm"] == pytest.approx(0.5)
+    assert checks["a_axis_ratio_through_dust"]["p_holm"] == pytest.approx(0.002)
