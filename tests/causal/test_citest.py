@@ -163,7 +163,8 @@ def test_knn_cmi_member_low_and_high_dimension(caplog):
 def test_validation_errors():
     s, y, x = _smooth(100, 13)
     with pytest.raises(ConfigError, match="needs a conditioning block"):
-        GCMTest().run(x, y, None)
+        CalibratedLocalTest().run(x, y, None)
+    assert GCMTest().run(x, y, None).diagnostic is None  # unconditional GCM: centred variables
     with pytest.raises(DataValidationError, match="y has 99 rows"):
         GCMTest().run(x, y[:99], s)
     bad = s.copy()

@@ -72,3 +72,14 @@ def test_discover_rejects_bad_input():
     x[3, 1] = np.nan
     with pytest.raises(DataValidationError, match="b"):
         discover(x, NAMES, test="fisherz")
+
+
+def test_discover_takes_any_member_of_the_family():
+    from galinfo.causal.citest import GCMTest
+
+    g = discover(_data(n=400), NAMES, method="pc", test=GCMTest(folds=3), seed=1)
+    assert g.test == "gcm"
+    score = score_graph(g, TRUTH)
+    assert score["adjacency_recall"] >= 2 / 3  # the strong a - c, b - c links are found
+    with pytest.raises(ConfigError, match="test must be"):
+        discover(_data(n=50), NAMES, test="ges")

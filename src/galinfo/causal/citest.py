@@ -406,7 +406,11 @@ class _ResidualTest(CITest):
         when given and there is no x_c)."""
         from galinfo.causal.regress import crossfit_mean
 
-        feats = data.z[rows] if data.x_c is None else np.hstack([data.z[rows], data.x_c[rows, None]])
+        blocks = [b for b in (data.z, None if data.x_c is None else data.x_c[:, None]) if b is not None]
+        if not blocks:  # unconditional: the residuals are the centred variables
+            x, y = data.x[rows], data.y[rows]
+            return y - y.mean(), x - x.mean(), "unconditional"
+        feats = np.hstack([b[rows] for b in blocks])
         if data.y_pred is not None and data.x_c is None:
             yp = data.y_pred[rows]
             if not np.isfinite(yp).all():
@@ -418,7 +422,9 @@ class _ResidualTest(CITest):
         ry, rx = data.y[rows] - pred[:, 0], data.x[rows] - pred[:, 1]
         return ry, rx, "cross-fitted"
 
-    def diagnose(self, data: CIData, rows: np.ndarray, ry: np.ndarray, rx: np.ndarray) -> Diagnostic:
+    def diagnose(self, data: CIData, rows: np.ndarray, ry: np.ndarray, rx: np.ndarray) -> Diagnostic | None:
+        if data.z is None:
+            return None
         k = min(self.k_diag, rows.size - 1)
         nb = _neighbours_of(data.z[rows], k, exclude_self=True)
         return regression_diagnostic(ry, rx, nb, r2_max=self.r2_max, cross_max=self.cross_max)
@@ -433,6 +439,7 @@ class GCMTest(_ResidualTest):
     """
 
     name = "gcm"
+    needs_z = False  # without z: the studentized covariance of the centred variables
 
     def default_null(self) -> Null:
         return NormalNull()

@@ -20,6 +20,15 @@ MAG_EDGES = np.arange(12.0, 18.01, 1.0)
 PAPER_PERMUTATIONS = 20
 
 
+def regression_cell(cal: dict) -> str:
+    """Report cell of a calibrated summary's regression diagnostic: held-out R² of the Y and X_q
+    residuals from S, and "adequate" / "inadequate"."""
+    d = cal.get("diagnostic") if cal else None
+    if not d:
+        return "n/a"
+    return f"{d['r2_y']:.2f}, {d['r2_x']:.2f} ({'adequate' if d['adequate'] else 'inadequate'})"
+
+
 def calibrated_summary(res) -> dict:
     """JSON summary of a :class:`galinfo.causal.citest.CIResult` of the calibrated local test: the
     whole-sample p-value, the verdict and the regression diagnostic."""
