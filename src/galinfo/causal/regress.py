@@ -1,9 +1,16 @@
-"""Cross-fitted regression of variables on the latent S, for residual-based local tests.
+"""Cross-fitted regression of variables on the latent S, for the residual-based tests.
 
-Out-of-fold predictions: each point is predicted by a network that never saw it, so the
-residual noise of Y and of X_q are not fitted into each other (cross-fitting, as in double
-machine learning). The network is a small MLP (2 hidden layers, SiLU) on standardised inputs and
-targets, trained with Adam and early stopping on a 10% inner validation split; seeded.
+Out-of-fold predictions: each point is predicted by models that never saw it, so the residual
+noise of Y and of X_q are not fitted into each other (cross-fitting, as in double machine
+learning).
+
+- :func:`crossfit_mean` (used by :mod:`galinfo.causal.citest`): scikit-learn ``cross_val_predict``
+  over an ensemble of a ridge regression on quadratic + random Fourier features (smooth, oblique
+  and product structure; penalty by efficient leave-one-out) and histogram gradient-boosted trees
+  (steps, clusters), blended per target on the out-of-fold error; a tree classifier gives
+  E[code | S] of a binary or categorical query.
+- :func:`crossfit_predict`: the earlier small torch MLP (2 hidden layers, SiLU, Adam, early
+  stopping), kept for :func:`galinfo.causal.local.calibrated_local_test`.
 """
 
 from __future__ import annotations
