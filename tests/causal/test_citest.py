@@ -84,7 +84,7 @@ def test_given_y_pred_and_missing_rows():
     x[:25] = np.nan
     res = CalibratedLocalTest(k=40, n_perm_local=20, null=PermutationNull(20)).run(
         x, y, s, y_pred=np.sin(2 * s[:, 0]) + 0.4 * s[:, 1])
-    assert res.n == 575 and res.extra["y_given_z"] == "given y_pred"
+    assert res.n == 575 and res.extra["y_given_z"] == "given y_pred + cross-fitted correction"
     assert np.isnan(res.local["residual_xq"][:25]).all()
 
 
@@ -133,6 +133,13 @@ def test_crossfit_mean_binary_categorical_and_columns():
     assert both.shape == (800, 2) and np.corrcoef(both[:, 0], s[:, 1] ** 2)[0, 1] > 0.8
     with pytest.raises(DataValidationError, match="NaN"):
         crossfit_mean(s, np.where(b > 0, np.nan, 1.0))
+
+
+def test_a_biased_y_pred_is_corrected_by_cross_fitting():
+    s, y, x = _smooth(800, 14)
+    biased = np.sin(2 * s[:, 0]) + 0.4 * s[:, 1] + 0.8 * np.tanh(1.5 * s[:, 0])  # leftover shared with x
+    res = CalibratedLocalTest(k=50, n_perm_local=20, null=PermutationNull(40)).run(x, y, s, y_pred=biased)
+    assert res.diagnostic.adequate and res.diagnostic.r2_y < 0.05 and res.pvalue > 0.05
 
 
 def test_paper_local_test_is_a_member():

@@ -402,8 +402,9 @@ class _ResidualTest(CITest):
         self.folds, self.k_diag, self.r2_max, self.cross_max = folds, k_diag, r2_max, cross_max
 
     def residuals(self, data: CIData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-        """Cross-fitted residuals of y and x on [z, x_c] over ``rows`` (y_pred replaces y's fit
-        when given and there is no x_c)."""
+        """Cross-fitted residuals of y and x on [z, x_c] over ``rows``. A given ``y_pred`` (and no
+        x_c) is subtracted from y first, and what is left of y is regressed on z: the given
+        E[Y | Z] is kept where it is right and corrected, out of fold, where it is not."""
         from galinfo.causal.regress import crossfit_mean
 
         blocks = [b for b in (data.z, None if data.x_c is None else data.x_c[:, None]) if b is not None]
@@ -411,16 +412,16 @@ class _ResidualTest(CITest):
             x, y = data.x[rows], data.y[rows]
             return y - y.mean(), x - x.mean(), "unconditional"
         feats = np.hstack([b[rows] for b in blocks])
+        y, how = data.y[rows], "cross-fitted"
         if data.y_pred is not None and data.x_c is None:
             yp = data.y_pred[rows]
             if not np.isfinite(yp).all():
                 raise DataValidationError("y_pred has NaN/inf on rows with finite x and y")
-            rx = data.x[rows] - crossfit_mean(feats, data.x[rows], folds=self.folds, seed=self.seed)
-            return data.y[rows] - yp, rx, "given y_pred"
-        pred = crossfit_mean(feats, np.stack([data.y[rows], data.x[rows]], axis=1), folds=self.folds,
-                             seed=self.seed)
-        ry, rx = data.y[rows] - pred[:, 0], data.x[rows] - pred[:, 1]
-        return ry, rx, "cross-fitted"
+            # the given E[Y | Z] (e.g. a model's in-sample head) plus a cross-fitted correction on Z
+            y, how = y - yp, "given y_pred + cross-fitted correction"
+        pred = crossfit_mean(feats, np.stack([y, data.x[rows]], axis=1), folds=self.folds, seed=self.seed)
+        ry, rx = y - pred[:, 0], data.x[rows] - pred[:, 1]
+        return ry, rx, how
 
     def diagnose(self, data: CIData, rows: np.ndarray, ry: np.ndarray, rx: np.ndarray) -> Diagnostic | None:
         if data.z is None:
