@@ -84,7 +84,8 @@ def test_local_tests_take_e_y_given_s_from_the_model_mean(tmp_path):
     with_model = local_tests(pred, ds, "ab_r", k=30, n_perm=10)
     refit = local_tests(pred, ds, "ab_r", k=30, n_perm=10, y_from_model=False)
     given = local_tests(pred, ds, "ab_r", given="z", k=30, n_perm=10)
-    assert with_model["y_given_s"] == "model pdf mean + cross-fitted correction on S"
+    assert with_model["y_given_s"] == "model pdf mean"
+    assert with_model["calibrated"]["y_given_z"] == "given y_pred + cross-fitted correction"
     assert refit["y_given_s"] == "cross-fitted regression on S"
     assert given["y_given_s"] == "cross-fitted regression on S, X_c"
     # with the model mean, Y - E[Y|S] is exactly 0 here, so no local correlation is defined

@@ -112,7 +112,7 @@ def local_tests(pred, ds, query: str, *, given: str | None = None, target: str =
     summary = {
         "input_set": pred.input_set, "dataset": str(ds.path), "data_checksum": ds.checksum, "query": query,
         "given": given, "target": target, "k": k, "n_perm": n_perm, "seed": seed,
-        "y_given_s": "model pdf mean + cross-fitted correction on S" if model_mean else "cross-fitted regression on S" + (", X_c" if given else ""),
+        "y_given_s": "model pdf mean" if model_mean else "cross-fitted regression on S" + (", X_c" if given else ""),
         "paper": {**paper.extra, "statistic": paper.statistic, "pvalue": paper.pvalue},
         "calibrated": calibrated_summary(cal) if cal is not None else None,
         "binned": {target: binned_summary(values, y, MASS_EDGES, flags=flags)},
