@@ -33,7 +33,12 @@ import time
 import numpy as np
 from scipy import stats
 
-from galinfo.causal.citest import CalibratedLocalTest, PermutationNull, gcm_statistic
+from galinfo.causal.citest import (
+    CalibratedLocalTest,
+    LocalPermutationNull,
+    PermutationNull,
+    gcm_statistic,
+)
 from galinfo.causal.cmi import cmi_knn_test
 
 D = 16
@@ -130,9 +135,11 @@ def neighbours(s: np.ndarray, k: int) -> np.ndarray:
     return knn_search(np.asarray(s, dtype=np.float32), np.asarray(s, dtype=np.float32), k)[1]
 
 
-def one(d: dict, k: int, n_perm: int, seed: int) -> dict:
-    """Calibrated local test and the GCM statistic of its residuals on one draw."""
-    loc = CalibratedLocalTest(k=k, n_perm_local=n_perm, null=PermutationNull(n_perm), seed=seed)
+def one(d: dict, k: int, n_perm: int, seed: int, null: str = "global") -> dict:
+    """Calibrated local test (whole-sample null: global or local permutations of the X_q
+    residuals) and the GCM statistic of its residuals on one draw."""
+    whole = PermutationNull(n_perm) if null == "global" else LocalPermutationNull(n_perm)
+    loc = CalibratedLocalTest(k=k, n_perm_local=n_perm, null=whole, seed=seed)
     res = loc.run(d["x"], d["y"], d["s"], neighbours=neighbours(d["s"], k), y_pred=d.get("y_pred"))
     # the GCM test on the same cross-fitted residuals (what GCMTest computes, without refitting)
     p_gcm = 2 * stats.norm.sf(abs(gcm_statistic(res.local["residual_y"], res.local["residual_xq"])))
@@ -142,19 +149,20 @@ def one(d: dict, k: int, n_perm: int, seed: int) -> dict:
 
 
 def battery(families: list[str], reps: int, power_reps: int, n: int, n_large: int, k: int,
-            n_perm: int) -> None:
+            n_perm: int, null: str = "global") -> None:
     print(f"\nNull battery: n={n}, k={k}, {reps} null replicates and {power_reps} alternative "
-          f"replicates per family, {n_perm} permutations, alpha={ALPHA}; single runs at n={n_large}")
+          f"replicates per family, {n_perm} permutations ({null} whole-sample null), alpha={ALPHA}; "
+          f"single runs at n={n_large}")
     head = (f"{'family':12s} {'rej':>6s} {'rej(v)':>6s} {'galaxy':>7s} {'KS p':>6s} {'gcm':>6s} "
             f"{'gcm(v)':>6s} {'KS gcm':>6s} {'n.i.':>5s} {'r2 max':>7s} {'power':>6s} {'pw gcm':>6s} "
             f"{'beta':>5s} | {'p@L':>6s} {'gcm@L':>6s} {'verdict@L':>10s} {'alt p@L':>7s} {'s':>5s}")
-    rows = []
+    rows, null_kind = [], null
     for fam in families:
         make, beta, t0 = FAMILIES[fam], BETA[fam], time.perf_counter()
-        null = [one(make(n, 1000 + r, 0.0), k, n_perm, r) for r in range(reps)]
-        alt = [one(make(n, 5000 + r, beta), k, n_perm, r) for r in range(power_reps)]
-        big = one(make(n_large, 77, 0.0), k, n_perm, 0)
-        big_alt = one(make(n_large, 78, beta), k, n_perm, 0)
+        null = [one(make(n, 1000 + r, 0.0), k, n_perm, r, null_kind) for r in range(reps)]
+        alt = [one(make(n, 5000 + r, beta), k, n_perm, r, null_kind) for r in range(power_reps)]
+        big = one(make(n_large, 77, 0.0), k, n_perm, 0, null_kind)
+        big_alt = one(make(n_large, 78, beta), k, n_perm, 0, null_kind)
         p = np.array([r["p"] for r in null])
         pg = np.array([r["p_gcm"] for r in null])
         ok = np.array([r["ok"] for r in null])
@@ -196,13 +204,15 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--n-perm", type=int, default=100)
     ap.add_argument("--cmi-replicates", type=int, default=20)
+    ap.add_argument("--null", choices=("global", "local"), default="global",
+                    help="whole-sample null of the local test: global or local (Runge) permutations")
     a = ap.parse_args()
     fams = [f.strip() for f in a.families.split(",") if f.strip()]
     unknown = [f for f in fams if f not in FAMILIES]
     if unknown:
         ap.error(f"unknown families {unknown}; known: {', '.join(FAMILIES)}")
     if fams:
-        battery(fams, a.replicates, a.power_replicates, a.n, a.n_large, a.k, a.n_perm)
+        battery(fams, a.replicates, a.power_replicates, a.n, a.n_large, a.k, a.n_perm, a.null)
     if a.cmi_replicates:
         cmi_section(a.n, a.cmi_replicates, a.n_perm)
 
