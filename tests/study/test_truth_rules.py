@@ -45,3 +45,23 @@ def test_truth_check_gives_one_row_per_answer_and_question():
     checks = truth_check_causal(None, {"causal": [summary]}, truth_dag())
     assert [c["answer"] for c in checks] == ["a_axis_ratio_through_dust"]
     assert checks[0]["right"] and checks[0]["expected"] == "dependent"
+
+
+def test_truth_check_counts_untested_and_not_interpretable_as_not_right():
+    """A NaN p-value (nothing testable, issue 14) reads 'not tested'; a failed regression
+    diagnostic (issue 15) reads 'not interpretable'; neither counts as a recovered answer, even
+    when the p-value alone would have matched."""
+    from galinfo.mock.dag import truth_dag
+    from galinfo.study.analyses import truth_check_causal
+
+    base = {**question("M_ugriz|zspec", "ab_r"), "question": "ab_r | S(M_ugriz|zspec)"}
+    untested = {**base, "calibrated": {"global_pvalue": float("nan"), "verdict": "untested"}}
+    legacy_nan = {**base, "calibrated": {"global_pvalue": float("nan")}}
+    inadequate = {**base, "calibrated": {"global_pvalue": 0.001,
+                                         "verdict": "regression inadequate: not interpretable"}}
+    dependent = {**base, "calibrated": {"global_pvalue": 0.001, "verdict": "dependent"}}
+    checks = truth_check_causal(None, {"causal": [untested, legacy_nan, inadequate, dependent]}, truth_dag())
+    assert [c["right"] for c in checks] == [False, False, False, True]
+    assert checks[0]["found"].startswith("not tested") and checks[1]["found"].startswith("not tested")
+    assert checks[2]["found"].startswith("regression inadequate: not interpretable")
+    assert checks[3]["found"] == "dependent (p = 0.001)"

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from galinfo.atomic import save_figure
+from galinfo.causal.pipeline import regression_cell
 from galinfo.data.dataset import Dataset
 from galinfo.data.inputs import parse_inputs
 from galinfo.report.html import Figure, Section, TableBlock
@@ -102,7 +103,8 @@ def causal_section(study: Study, summaries: list[dict]) -> Section:
         paper, cal = s["paper"], s["calibrated"] or {}
         rows.append([s["question"], s["k"], _fmt(paper["mean_r"]), _fmt(paper["mean_r_perm"]),
                      _fmt(cal.get("mean_r")), _fmt(cal.get("effect_size")), _fmt(cal.get("global_pvalue")),
-                     _fmt(cal.get("frac_p_below_alpha")), cal.get("n_reject_bh", "n/a")])
+                     _fmt(cal.get("frac_p_below_alpha")), cal.get("n_reject_bh", "n/a"),
+                     regression_cell(cal), cal.get("verdict", "n/a")])
     sec = Section("Causal analysis in the latent space", [
         "Among the k nearest training galaxies in a model's latent space S, the model treats galaxies as the same; "
         "a remaining dependence between log M* and a query variable X_q means information outside the model's input. "
@@ -111,9 +113,12 @@ def causal_section(study: Study, summaries: list[dict]) -> Section:
         "over-flags. 'Calibrated' columns: the same local correlation after removing what S (and the conditioning "
         "variable) predicts of log M* and X_q by cross-fitted regression, with permutation p-values: the "
         "whole-sample p-value (one per question), the fraction of galaxies with p ≤ 0.05 (about 0.05 under the null) "
-        "and the number of galaxies kept by Benjamini–Hochberg at 5%."],
+        "and the number of galaxies kept by Benjamini–Hochberg at 5%. 'Regression': the held-out share of each "
+        "residual (log M*, X_q) still predictable from S; above 0.05 the row reads 'regression inadequate: not "
+        "interpretable' instead of a verdict (docs/causal.md)."],
         tables=[TableBlock(["question", "k", "paper r", "paper baseline", "calibrated r", "effect size (σ)",
-                            "whole-sample p", "frac p ≤ 0.05", "BH discoveries"], rows)])
+                            "whole-sample p", "frac p ≤ 0.05", "BH discoveries", "regression R² (y, x)",
+                            "verdict"], rows)])
     for s in summaries:
         sec.figures.append(Figure(Path(s["figure"]),
                                   f"{s['question']}: mean local correlations in bins of log M* (left) and the fraction "
@@ -197,14 +202,20 @@ def truth_check_causal(study: Study, by_kind: dict, truth: dict) -> list[dict]:
             continue
         p = cal["global_pvalue"]
         tested = p is not None and math.isfinite(p)
-        dependent = tested and p < ALPHA
+        # the family's verdict ("dependent", "independent", "regression inadequate: not
+        # interpretable" or "untested": a NaN statistic); summaries without one fall back to the p-value
+        verdict = cal.get("verdict") or (("dependent" if p < ALPHA else "independent") if tested else "untested")
+        dependent = verdict == "dependent"
+        if verdict == "untested":
+            found = "not tested (no neighbourhood had enough valid galaxies)"
+        else:
+            found = f"{verdict} (p = {_fmt(p, 2)})" if tested else verdict
         for name, e in designed_expectations(truth, target, s):
             checks.append({
                 "answer": name, "test": f"calibrated local test: {s['question']}",
                 "expected": "independent" if e["independent"] else "dependent",
-                "found": (f"{'dependent' if dependent else 'independent'} (p = {_fmt(p, 2)})" if tested
-                          else "not tested (no neighbourhood had enough valid galaxies)"),
-                "right": tested and dependent != e["independent"],
+                "found": found,
+                "right": verdict in ("dependent", "independent") and dependent != e["independent"],
             })
     return checks
 
