@@ -45,8 +45,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/causal_mock"))
     args = ap.parse_args()
 
+    from galinfo.causal.citest import INADEQUATE
     from galinfo.causal.discovery import discover, project_dag, score_graph
-    from galinfo.causal.pipeline import catalogue_variable, local_tests
+    from galinfo.causal.pipeline import catalogue_variable, local_tests, regression_cell
     from galinfo.data.dataset import Dataset
     from galinfo.mock import generate
     from galinfo.models import predict, train
@@ -68,26 +69,29 @@ def main() -> None:
     print(f"mock of {ds.n} galaxies and SCL models {', '.join(preds)} ready in {time.perf_counter() - t0:.0f} s\n")
 
     print(f"{'question':<32}{'expected':>13}{'paper r':>9}{'baseline':>9}{'cal. r':>8}{'p (whole)':>10}"
-          f"{'frac p<=.05':>12}{'verdict':>9}")
+          f"{'frac p<=.05':>12}{'R2 y,x':>12}{'found':>13}{'verdict':>9}")
     right = total = 0
     for inputs, query, given in QUESTIONS:
         q = {"input_set": inputs, "query": query, "given": given}
         answers = designed_expectations(truth, "logmstar", q)
         s = local_tests(preds[inputs], ds, query, given=given, k=100, seed=args.seed)
         cal = s["calibrated"]
-        dependent = cal["global_pvalue"] < 0.05
+        found = cal["verdict"]  # "dependent", "independent" or "regression inadequate: not interpretable"
+        dependent = found == "dependent"
         label = f"{query} | S({inputs})" + (f", {given}" if given else "")
         expected, verdict, names = "(none)", "", ""
         if answers:
             independent = answers[0][1]["independent"]
             expected = "independent" if independent else "dependent"
-            verdict = "right" if dependent != independent else "WRONG"
+            ok = found != INADEQUATE and dependent != independent
+            verdict = "right" if ok else "WRONG"
             names = "   (" + ", ".join(n for n, _ in answers) + ")"
-            right += dependent != independent
+            right += ok
             total += 1
         print(f"{label:<32}{expected:>13}{s['paper']['mean_r']:>9.3f}"
               f"{s['paper']['mean_r_perm']:>9.3f}{cal['mean_r']:>8.3f}{cal['global_pvalue']:>10.3f}"
-              f"{cal['frac_p_below_alpha']:>12.3f}{verdict:>9}{names}")
+              f"{cal['frac_p_below_alpha']:>12.3f}{regression_cell(cal).split(' (')[0]:>12}"
+              f"{'n.i.' if found == INADEQUATE else found:>13}{verdict:>9}{names}")
     print(f"{right} of {total} designed answers recovered by the calibrated test\n")
 
     directed, confounded = project_dag(truth, VARS)

@@ -1,14 +1,27 @@
-"""Calibration and power of the local tests and of the KNN-CMI test (prints tables).
+"""Null battery of the causal tests: calibration and power on hard nulls (prints tables).
 
-Synthetic null (the trap): S ~ N(0, I_16); Y = f(S) + 0.4 e1 and X_q = g(S) + 0.5 e2 with
-nonlinear f, g sharing directions of S, so Y ⟂ X_q | S while both vary inside a neighbourhood.
-Alternative: Y gets an extra ``+ beta * X_q`` (dependence beyond S).
+Every family draws a 16-d latent S, a target Y and a query X_q with Y ⟂ X_q | S by construction,
+and an alternative (``beta`` > 0: Y gets ``+ beta * X_q``, dependence beyond S):
 
-Run:  OMP_NUM_THREADS=2 .venv/bin/python benchmarks/local_test_calibration.py [--reps 200]
-Sections: (1) per-galaxy rejection at alpha=0.05, n=20,000, k=100, paper's raw test vs the
-calibrated test, null and alternative; (2) whole-sample p-values over replicates (smaller n) with a
-KS test against uniform; (3) KNN-CMI test p-values over replicates on a chain null; (4) speed of
-the paper-style test on synthetic neighbour lists up to 500k galaxies x k=100.
+- ``smooth``: today's null (tanh / sin of shared directions of S, Gaussian noise);
+- ``shared_step``: Y and X_q jump at the same threshold of the same direction of S (non-smooth);
+- ``interaction``: Y and X_q both depend on products of coordinates of S;
+- ``hetero_t``: both noises are Student-t (3 dof) with one scale that changes with S;
+- ``binary``: X_q is 0/1 with a probability that depends on S (classifier residuals);
+- ``clustered``: S is 25 tight clusters; Y and X_q depend on the cluster (a discrete S);
+- ``model_mean``: S is the hidden layer of a small MLP trained on (X_in, Y), E[Y | S] is its own
+  in-sample head (the model-mean path of ``local_tests``), X_q = g(S) + noise (alternative: Y
+  gets ``beta`` times that noise).
+
+For each family: ``--replicates`` replicates at ``--n`` (default 2,000; k = 100) give the
+whole-sample rejection rate of the calibrated local test and of the GCM test at alpha = 0.05 (raw,
+and as verdicts: a replicate marked "not interpretable" by the regression diagnostic is not a
+rejection), the mean per-galaxy fraction p <= 0.05, the KS p of the whole-sample p-values against
+uniform, and power on ``--power-replicates`` alternatives; then one null and one alternative at
+``--n-large`` (default 10,000). Then the KNN-CMI test with a 16-d z on the smooth null.
+
+    OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/local_test_calibration.py \
+        [--replicates 100] [--families smooth,binary] [--n 2000] [--n-large 10000]
 """
 
 from __future__ import annotations
@@ -20,136 +33,188 @@ import time
 import numpy as np
 from scipy import stats
 
+from galinfo.causal.citest import (
+    CalibratedLocalTest,
+    LocalPermutationNull,
+    PermutationNull,
+    gcm_statistic,
+)
 from galinfo.causal.cmi import cmi_knn_test
-from galinfo.causal.local import calibrated_local_test, paper_local_test
+
+D = 16
+ALPHA = 0.05
 
 
-def make_null(n: int, seed: int, beta: float = 0.0, d: int = 16):
+def _base(n: int, seed: int) -> tuple[np.random.Generator, np.ndarray]:
     rng = np.random.default_rng(seed)
-    s = rng.normal(size=(n, d))
+    return rng, rng.normal(size=(n, D))
+
+
+def smooth(n: int, seed: int, beta: float = 0.0) -> dict:
+    rng, s = _base(n, seed)
     u, v, w = s[:, 0], s[:, 1], s[:, :4].sum(axis=1) * 0.5
-    g = np.tanh(1.5 * u) + 0.5 * np.sin(2 * w) + 0.3 * v
-    x_q = g + 0.5 * rng.normal(size=n)
-    f = np.sin(2 * u) + 0.5 * u * v + 0.4 * w
-    y = f + 0.4 * rng.normal(size=n) + beta * x_q
-    return s.astype(np.float32), y, x_q
+    x = np.tanh(1.5 * u) + 0.5 * np.sin(2 * w) + 0.3 * v + 0.5 * rng.normal(size=n)
+    y = np.sin(2 * u) + 0.5 * u * v + 0.4 * w + 0.4 * rng.normal(size=n) + beta * x
+    return {"s": s, "y": y, "x": x}
+
+
+def shared_step(n: int, seed: int, beta: float = 0.0) -> dict:
+    rng, s = _base(n, seed)
+    u = s[:, 2]
+    step = (u > 0.3).astype(float) - (u < -0.8)
+    x = 1.2 * step + 0.3 * s[:, 3] + 0.5 * rng.normal(size=n)
+    y = 1.5 * step + 0.4 * np.abs(u) + 0.3 * s[:, 4] + 0.5 * rng.normal(size=n) + beta * x
+    return {"s": s, "y": y, "x": x}
+
+
+def interaction(n: int, seed: int, beta: float = 0.0) -> dict:
+    rng, s = _base(n, seed)
+    a, b = s[:, 0] * s[:, 1], s[:, 2] * s[:, 3]
+    x = 0.8 * a + 0.4 * b + 0.5 * rng.normal(size=n)
+    y = 0.8 * a - 0.4 * b + 0.3 * s[:, 4] + 0.5 * rng.normal(size=n) + beta * x
+    return {"s": s, "y": y, "x": x}
+
+
+def hetero_t(n: int, seed: int, beta: float = 0.0) -> dict:
+    rng, s = _base(n, seed)
+    scale = 0.35 * np.exp(0.6 * s[:, 0])
+    x = 0.5 * s[:, 1] + scale * rng.standard_t(3, size=n)
+    y = 0.5 * s[:, 1] + 0.3 * s[:, 2] + scale * rng.standard_t(3, size=n) + beta * x
+    return {"s": s, "y": y, "x": x}
+
+
+def binary(n: int, seed: int, beta: float = 0.0) -> dict:
+    rng, s = _base(n, seed)
+    p = 1.0 / (1.0 + np.exp(-(2.0 * s[:, 0] + np.sin(2 * s[:, 1]))))
+    x = (rng.random(n) < p).astype(float)
+    y = np.sin(2 * s[:, 0]) + 0.5 * s[:, 1] + 0.5 * rng.normal(size=n) + beta * x
+    return {"s": s, "y": y, "x": x}
+
+
+def clustered(n: int, seed: int, beta: float = 0.0) -> dict:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(25, D)) * 2.0
+    a, b = rng.normal(size=25), rng.normal(size=25)
+    c = rng.integers(0, 25, size=n)
+    s = centres[c] + 0.05 * rng.normal(size=(n, D))
+    x = a[c] + 0.5 * b[c] + 0.5 * rng.normal(size=n)
+    y = a[c] - b[c] + 0.5 * rng.normal(size=n) + beta * x
+    return {"s": s, "y": y, "x": x}
+
+
+def model_mean(n: int, seed: int, beta: float = 0.0) -> dict:
+    """A small latent model: MLP X_in (16-d) -> 16 hidden units (S) -> Y; head(S) = E[Y | S]."""
+    from sklearn.neural_network import MLPRegressor
+
+    rng = np.random.default_rng(seed)
+    x_in = rng.normal(size=(n, D))
+    y = np.sin(1.5 * x_in[:, 0]) + 0.5 * x_in[:, 1] * x_in[:, 2] + 0.3 * x_in[:, 3] + 0.4 * rng.normal(size=n)
+    net = MLPRegressor(hidden_layer_sizes=(32, D), max_iter=300, early_stopping=True,
+                       learning_rate_init=3e-3, random_state=seed).fit(x_in, y)
+    h = x_in
+    for w_, b_ in zip(net.coefs_[:-1], net.intercepts_[:-1], strict=True):
+        h = np.maximum(h @ w_ + b_, 0.0)
+    s = h  # the latent S: last hidden layer (ReLU)
+    head = net.predict(x_in)  # in-sample E[Y | S] for these (training) galaxies
+    noise = 0.5 * rng.normal(size=n)
+    x = np.tanh(head) + 0.3 * s[:, 0] / (s[:, 0].std() + 1e-9) + noise
+    # alternative: Y gets beta times the part of X_q that S does not hold, so head(S) stays E[Y | S]
+    return {"s": s, "y": y + beta * noise, "x": x, "y_pred": head}
+
+
+FAMILIES = {f.__name__: f for f in (smooth, shared_step, interaction, hetero_t, binary, clustered,
+                                    model_mean)}
+BETA = {"smooth": 0.15, "shared_step": 0.15, "interaction": 0.15, "hetero_t": 0.3, "binary": 0.3,
+        "clustered": 0.15, "model_mean": 0.15}
 
 
 def neighbours(s: np.ndarray, k: int) -> np.ndarray:
-    try:
-        from galinfo.knn.search import knn_search
+    """k nearest rows in S of every row, itself included (as the paper)."""
+    from galinfo.knn.search import knn_search
 
-        return knn_search(s, s, k)[1]  # a training galaxy's list includes itself (as the paper)
-    except ImportError:
-        from sklearn.neighbors import NearestNeighbors
-
-        return NearestNeighbors(n_neighbors=k).fit(s).kneighbors(s)[1]
+    return knn_search(np.asarray(s, dtype=np.float32), np.asarray(s, dtype=np.float32), k)[1]
 
 
-def section1(n: int, k: int, n_perm: int, beta: float) -> None:
-    print(f"\n(1) per-galaxy tests, n={n}, k={k}, {n_perm} permutations, alpha=0.05")
-    print(f"{'data':12s} {'test':26s} {'mean r':>8s} {'frac p<=.05':>12s} {'BH rejects':>10s} "
-          f"{'global p':>9s} {'seconds':>8s}")
-    for label, b in (("null", 0.0), (f"alt b={beta}", beta)):
-        s, y, x_q = make_null(n, seed=1, beta=b)
-        nb = neighbours(s, k)
-        t0 = time.perf_counter()
-        paper = paper_local_test(nb, y, x_q)
-        t_paper = time.perf_counter() - t0
-        print(f"{label:12s} {'paper r (perm baseline)':26s} {np.nanmean(paper.r):8.3f} "
-              f"{'-':>12s} {'-':>10s} {'-':>9s} {t_paper:8.1f}   baseline r={np.nanmean(paper.r_perm):.3f}")
-        for name, kw in (("paper r + perm p-value", {"residuals": (y, x_q)}),
-                         ("calibrated (cross-fit)", {"latent": s})):
-            t0 = time.perf_counter()
-            res = calibrated_local_test(nb, y, x_q, n_perm=n_perm, n_perm_global=n_perm, **kw)
-            dt = time.perf_counter() - t0
-            sm = res.summary()
-            print(f"{label:12s} {name:26s} {sm['mean_r']:8.3f} {sm['frac_p_below_alpha']:12.3f} "
-                  f"{sm['n_reject_bh']:10d} {sm['global_pvalue']:9.3f} {dt:8.1f}")
+def one(d: dict, k: int, n_perm: int, seed: int, null: str = "global") -> dict:
+    """Calibrated local test (whole-sample null: global or local permutations of the X_q
+    residuals) and the GCM statistic of its residuals on one draw."""
+    whole = PermutationNull(n_perm) if null == "global" else LocalPermutationNull(n_perm)
+    loc = CalibratedLocalTest(k=k, n_perm_local=n_perm, null=whole, seed=seed)
+    res = loc.run(d["x"], d["y"], d["s"], neighbours=neighbours(d["s"], k), y_pred=d.get("y_pred"))
+    # the GCM test on the same cross-fitted residuals (what GCMTest computes, without refitting)
+    p_gcm = 2 * stats.norm.sf(abs(gcm_statistic(res.local["residual_y"], res.local["residual_xq"])))
+    return {"p": res.pvalue, "frac": res.extra["frac_p_below_alpha"], "ok": res.interpretable,
+            "p_gcm": p_gcm, "ok_gcm": res.interpretable, "r2": max(res.diagnostic.r2_y, res.diagnostic.r2_x),
+            "cross": res.diagnostic.cross}
 
 
-def section2(reps: int, n: int, k: int, n_perm: int, beta: float) -> None:
-    print(f"\n(2) whole-sample p-value of the calibrated test over {reps} null replicates "
-          f"(n={n}, k={k}, {n_perm} permutations)")
-    pg, frac, t0 = [], [], time.perf_counter()
-    for rep in range(reps):
-        s, y, x_q = make_null(n, seed=1000 + rep)
-        res = calibrated_local_test(neighbours(s, k), y, x_q, latent=s, n_perm=n_perm,
-                                    n_perm_global=n_perm, seed=rep)
-        pg.append(res.global_pvalue)
-        frac.append(res.summary()["frac_p_below_alpha"])
-        if rep % 20 == 19:
-            print(f"  ... {rep + 1} replicates, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    pg = np.array(pg)
-    ks = stats.kstest(pg, "uniform")
-    powers = []
-    for rep in range(min(reps, 20)):
-        s, y, x_q = make_null(n, seed=5000 + rep, beta=beta)
-        res = calibrated_local_test(neighbours(s, k), y, x_q, latent=s, n_perm=n_perm,
-                                    n_perm_global=n_perm, seed=rep)
-        powers.append(res.global_pvalue <= 0.05)
-    print(f"{'figure':44s} {'value':>10s}  compared with")
-    print(f"{'KS p-value of global p vs uniform':44s} {ks.pvalue:10.3f}  > 0.01 required")
-    print(f"{'fraction global p <= 0.05 (null)':44s} {np.mean(pg <= 0.05):10.3f}  0.05 nominal")
-    print(f"{'mean per-galaxy fraction p <= 0.05 (null)':44s} {np.mean(frac):10.3f}  <= 0.08 required")
-    print(f"{'power, global p <= 0.05, beta=' + str(beta):44s} {np.mean(powers):10.3f}  "
-          f"({len(powers)} replicates)")
-    print(f"{'seconds':44s} {time.perf_counter() - t0:10.1f}")
+def battery(families: list[str], reps: int, power_reps: int, n: int, n_large: int, k: int,
+            n_perm: int, null: str = "global") -> None:
+    print(f"\nNull battery: n={n}, k={k}, {reps} null replicates and {power_reps} alternative "
+          f"replicates per family, {n_perm} permutations ({null} whole-sample null), alpha={ALPHA}; "
+          f"single runs at n={n_large}")
+    head = (f"{'family':12s} {'rej':>6s} {'rej(v)':>6s} {'galaxy':>7s} {'KS p':>6s} {'gcm':>6s} "
+            f"{'gcm(v)':>6s} {'KS gcm':>6s} {'n.i.':>5s} {'r2 max':>7s} {'power':>6s} {'pw gcm':>6s} "
+            f"{'beta':>5s} | {'p@L':>6s} {'gcm@L':>6s} {'verdict@L':>10s} {'alt p@L':>7s} {'s':>5s}")
+    rows, null_kind = [], null
+    for fam in families:
+        make, beta, t0 = FAMILIES[fam], BETA[fam], time.perf_counter()
+        null = [one(make(n, 1000 + r, 0.0), k, n_perm, r, null_kind) for r in range(reps)]
+        alt = [one(make(n, 5000 + r, beta), k, n_perm, r, null_kind) for r in range(power_reps)]
+        big = one(make(n_large, 77, 0.0), k, n_perm, 0, null_kind)
+        big_alt = one(make(n_large, 78, beta), k, n_perm, 0, null_kind)
+        p = np.array([r["p"] for r in null])
+        pg = np.array([r["p_gcm"] for r in null])
+        ok = np.array([r["ok"] for r in null])
+        okg = np.array([r["ok_gcm"] for r in null])
+        verdict_l = "n.i." if not big["ok"] else ("dependent" if big["p"] <= 0.01 else "indep.")
+        rows.append(
+            f"{fam:12s} {np.mean(p <= ALPHA):6.3f} {np.mean((p <= ALPHA) & ok):6.3f} "
+            f"{np.mean([r['frac'] for r in null]):7.3f} {stats.kstest(p, 'uniform').pvalue:6.3f} "
+            f"{np.mean(pg <= ALPHA):6.3f} {np.mean((pg <= ALPHA) & okg):6.3f} "
+            f"{stats.kstest(pg, 'uniform').pvalue:6.3f} {np.mean(~ok):5.2f} "
+            f"{np.max([r['r2'] for r in null]):7.3f} "
+            f"{np.mean([r['p'] <= ALPHA and r['ok'] for r in alt]) if alt else float('nan'):6.2f} "
+            f"{np.mean([r['p_gcm'] <= ALPHA and r['ok_gcm'] for r in alt]) if alt else float('nan'):6.2f} "
+            f"{beta:5.2f} | {big['p']:6.3f} {big['p_gcm']:6.3f} {verdict_l:>10s} {big_alt['p']:7.3f} "
+            f"{time.perf_counter() - t0:5.0f}")
+        print(f"  ... {fam}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        print(head if len(rows) == 1 else "", end="\n" if len(rows) == 1 else "")
+        print(rows[-1], flush=True)
 
 
-def section3(reps: int, n: int, n_perm: int) -> None:
-    print(f"\n(3) KNN-CMI test over {reps} replicates (n={n}, k=10, {n_perm} local permutations)")
-    p_null, p_alt, t0 = [], [], time.perf_counter()
-    for rep in range(reps):
-        rng = np.random.default_rng(rep)
-        x = rng.normal(size=n)
-        z = np.tanh(x) + 0.5 * rng.normal(size=n)  # chain X -> Z -> Y
-        y = z**2 + 0.5 * rng.normal(size=n)
-        p_null.append(cmi_knn_test(x, y, z, k=10, n_perm=n_perm, seed=rep).pvalue)
-        if rep < min(reps, 50):
-            y_alt = y + 0.3 * x
-            p_alt.append(cmi_knn_test(x, y_alt, z, k=10, n_perm=n_perm, seed=rep).pvalue)
-        if rep % 20 == 19:
-            print(f"  ... {rep + 1} replicates, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    p_null = np.array(p_null)
-    print(f"{'figure':44s} {'value':>10s}  compared with")
-    print(f"{'KS p-value of null p vs uniform':44s} {stats.kstest(p_null, 'uniform').pvalue:10.3f}  > 0.01 required")
-    print(f"{'fraction p <= 0.05 (null)':44s} {np.mean(p_null <= 0.05):10.3f}  0.05 nominal")
-    print(f"{'power, p <= 0.05, Y += 0.3 X':44s} {np.mean(np.array(p_alt) <= 0.05):10.3f}  ({len(p_alt)} replicates)")
-    print(f"{'seconds':44s} {time.perf_counter() - t0:10.1f}")
-
-
-def section4(sizes: list[int], k: int) -> None:
-    print(f"\n(4) paper-style local test (r, baseline, efficiency), k={k}, random neighbour lists")
-    print(f"{'n galaxies':>10s} {'seconds':>8s} {'us/galaxy':>10s}")
-    for n in sizes:
-        rng = np.random.default_rng(0)
-        y, x_q = rng.normal(size=n), rng.normal(size=n)
-        nb = rng.integers(0, n, size=(n, k), dtype=np.int64)
-        t0 = time.perf_counter()
-        paper_local_test(nb, y, x_q)
-        dt = time.perf_counter() - t0
-        print(f"{n:10d} {dt:8.1f} {1e6 * dt / n:10.1f}")
+def cmi_section(n: int, reps: int, n_perm: int) -> None:
+    print(f"\nKNN-CMI test with a 16-d z (smooth null, n={n}, {reps} replicates): dispatch to GCM")
+    p = [cmi_knn_test(d["x"], d["y"], d["s"], k=10, n_perm=n_perm, seed=r).pvalue
+         for r, d in ((r, smooth(n, 3000 + r)) for r in range(reps))]
+    p_alt = [cmi_knn_test(d["x"], d["y"], d["s"], k=10, n_perm=n_perm, seed=r).pvalue
+             for r, d in ((r, smooth(n, 4000 + r, 0.15)) for r in range(min(reps, 10)))]
+    print(f"fraction p <= 0.05 (null) {np.mean(np.array(p) <= ALPHA):.3f}; min p {np.min(p):.3f}; "
+          f"KS p {stats.kstest(p, 'uniform').pvalue:.3f}; power (Y += 0.15 X_q) "
+          f"{np.mean(np.array(p_alt) <= ALPHA):.2f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--n-small", type=int, default=2000)
-    ap.add_argument("--k-small", type=int, default=50)
+    ap.add_argument("--replicates", type=int, default=100)
+    ap.add_argument("--power-replicates", type=int, default=20)
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--n-large", type=int, default=10_000)
+    ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--n-perm", type=int, default=100)
-    ap.add_argument("--beta", type=float, default=0.15)
-    ap.add_argument("--sections", default="1234")
-    ap.add_argument("--sizes", default="100000,500000")
+    ap.add_argument("--cmi-replicates", type=int, default=20)
+    ap.add_argument("--null", choices=("global", "local"), default="global",
+                    help="whole-sample null of the local test: global or local (Runge) permutations")
     a = ap.parse_args()
-    if "1" in a.sections:
-        section1(20_000, 100, a.n_perm, a.beta)
-    if "2" in a.sections:
-        section2(a.reps, a.n_small, a.k_small, a.n_perm, a.beta)
-    if "3" in a.sections:
-        section3(a.reps, 500, a.n_perm)
-    if "4" in a.sections:
-        section4([int(v) for v in a.sizes.split(",")], 100)
+    fams = [f.strip() for f in a.families.split(",") if f.strip()]
+    unknown = [f for f in fams if f not in FAMILIES]
+    if unknown:
+        ap.error(f"unknown families {unknown}; known: {', '.join(FAMILIES)}")
+    if fams:
+        battery(fams, a.replicates, a.power_replicates, a.n, a.n_large, a.k, a.n_perm, a.null)
+    if a.cmi_replicates:
+        cmi_section(a.n, a.cmi_replicates, a.n_perm)
 
 
 if __name__ == "__main__":

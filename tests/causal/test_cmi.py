@@ -94,8 +94,8 @@ def test_same_seed_same_numbers_and_multivariate_blocks():
     z = rng.normal(size=(600, 4))
     x = np.stack([z[:, 0] + rng.normal(size=600), rng.normal(size=600)], axis=1)
     y = z[:, :2] + rng.normal(size=(600, 2))
-    a = cmi_knn_test(x, y, z, n_perm=20, seed=7)
-    b = cmi_knn_test(x, y, z, n_perm=20, seed=7)
+    a = cmi_knn_test(x, y, z, n_perm=20, seed=7, max_dim=4)  # 4-d z: kept on the kNN path
+    b = cmi_knn_test(x, y, z, n_perm=20, seed=7, max_dim=4)
     assert a.cmi == b.cmi and a.pvalue == b.pvalue
     np.testing.assert_array_equal(a.null, b.null)
 

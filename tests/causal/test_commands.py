@@ -45,6 +45,9 @@ def test_local_command_writes_table_and_summary(tmp_path):
     s = json.loads((run / "causal" / "local_ab_r_given_z.json").read_text())
     assert s["given"] == "z" and s["paper"]["n_galaxies"] == ds.n
     assert 0 < s["calibrated"]["global_pvalue"] <= 1
+    assert s["calibrated"]["verdict"] in ("dependent", "independent", "regression inadequate: not interpretable")
+    assert {"r2_y", "r2_x", "cross", "adequate"} <= set(s["calibrated"]["diagnostic"])
+    assert "calibrated local test: " in res.output and "held-out R²" in res.output
     assert {"logmstar", "mag_r", "cls"} <= set(s["binned"])
     assert sum(b["n"] for b in s["binned"]["cls"]) == ds.n
 
@@ -82,6 +85,7 @@ def test_local_tests_take_e_y_given_s_from_the_model_mean(tmp_path):
     refit = local_tests(pred, ds, "ab_r", k=30, n_perm=10, y_from_model=False)
     given = local_tests(pred, ds, "ab_r", given="z", k=30, n_perm=10)
     assert with_model["y_given_s"] == "model pdf mean"
+    assert with_model["calibrated"]["y_given_z"] == "given y_pred + cross-fitted correction"
     assert refit["y_given_s"] == "cross-fitted regression on S"
     assert given["y_given_s"] == "cross-fitted regression on S, X_c"
     # with the model mean, Y - E[Y|S] is exactly 0 here, so no local correlation is defined
@@ -107,3 +111,15 @@ def test_local_tests_with_galaxies_missing_from_the_predictions(tmp_path):
     assert s["left_out"].get("training galaxies without logmstar, ab_r (not used as neighbours)", 0) == n_ref_missing
     t = Table.read(s["files"]["table"])
     assert len(t) == ds.n - 3 and not np.isin(full.objid[~keep], np.asarray(t["objid"])).any()
+
+
+def test_report_shows_the_regression_diagnostic_per_causal_row():
+    from galinfo.study.report import results_markdown
+
+    cal = {"mean_r": 0.1, "effect_size": 2.0, "global_pvalue": 0.3, "frac_p_below_alpha": 0.05,
+           "n_reject_bh": 0, "verdict": "regression inadequate: not interpretable",
+           "diagnostic": {"r2_y": 0.12, "r2_x": -0.01, "cross": 0.6, "adequate": False}}
+    md = results_markdown({"causal": {"ab_r | S": {"k": 100, "paper": {"mean_r": 0.2, "mean_r_perm": 0.0},
+                                                   "calibrated": cal}}}, "t", "c")
+    row = next(line for line in md.splitlines() if line.startswith("| ab_r"))
+    assert "0.12, -0.01 (inadequate)" in row and row.rstrip().endswith("regression inadequate: not interpretable |")

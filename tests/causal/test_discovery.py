@@ -87,3 +87,14 @@ def test_score_projects_the_truth_onto_the_observed_nodes():
     assert s["adjacency_precision"] == 1.0 and s["adjacency_recall"] == 1.0
     assert s["n_true_directed"] == 1 and s["n_true_confounded"] == 1 and s["shd"] == 0
     assert s["arrowhead_precision"] == 1.0
+
+
+def test_discover_takes_any_member_of_the_family():
+    from galinfo.causal.citest import GCMTest
+
+    g = discover(_data(n=400), NAMES, method="pc", test=GCMTest(folds=3), seed=1)
+    assert g.test == "gcm"
+    score = score_graph(g, TRUTH)
+    assert score["adjacency_recall"] >= 2 / 3  # the strong a - c, b - c links are found
+    with pytest.raises(ConfigError, match="test must be"):
+        discover(_data(n=50), NAMES, test="ges")

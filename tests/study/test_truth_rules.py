@@ -103,3 +103,23 @@ def test_an_untested_question_is_wrong_and_leaves_the_holm_family():
     # two questions in the family, not three
     assert checks["d_hard_null_null_lum"]["p_holm"] == pytest.approx(0.5)
     assert checks["a_axis_ratio_through_dust"]["p_holm"] == pytest.approx(0.002)
+
+
+def test_untested_and_not_interpretable_questions_are_never_right():
+    """A NaN p-value (nothing testable, issue 14) reads 'not tested' and is wrong; a failed
+    regression diagnostic (issue 15) reads 'not interpretable' and is undecided, even when the
+    p-value alone would have matched the designed answer."""
+    from galinfo.causal.citest import INADEQUATE
+    from galinfo.mock.dag import truth_dag
+    from galinfo.study.analyses import decide_truth_panel
+
+    def one(cal):
+        base = {**question("M_ugriz|zspec", "ab_r"), "question": "ab_r | S(M_ugriz|zspec)", "calibrated": cal}
+        return decide_truth_panel([base], truth_dag(), {})[0]
+
+    untested = one({"global_pvalue": float("nan"), "verdict": "untested"})
+    assert untested["right"] is False and untested["found"].startswith("not tested")
+    inadequate = one({"global_pvalue": 0.001, "verdict": INADEQUATE})
+    assert inadequate["right"] is None and INADEQUATE in inadequate["found"] and inadequate["p_holm"] is None
+    dependent = one({"global_pvalue": 0.001, "verdict": "dependent"})
+    assert dependent["right"] is True and dependent["found"].startswith("dependent (p = 0.001")

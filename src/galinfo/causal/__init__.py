@@ -1,5 +1,8 @@
 """galinfo.causal: conditional-independence tests in latent space and over catalogue variables.
 
+- The CI-test family (:mod:`galinfo.causal.citest`): :class:`CITest` with one ``run`` /
+  ``run_test`` path and pluggable nulls; members :class:`PaperLocalTest`,
+  :class:`CalibratedLocalTest`, :class:`GCMTest`, :class:`KnnCMITest` (:data:`CI_TESTS`).
 - :func:`cmi_knn_test`: KSG / Frenzel–Pompe kNN (conditional) mutual information, nats, with a
   (local) permutation null (:mod:`galinfo.causal.cmi`).
 - :func:`paper_local_test`, :func:`calibrated_local_test`: local tests among latent-space
@@ -8,6 +11,19 @@
   imported lazily because it loads causal-learn).
 """
 
+from galinfo.causal.citest import (
+    CI_TESTS,
+    INADEQUATE,
+    CalibratedLocalTest,
+    CIResult,
+    CITest,
+    GCMTest,
+    KnnCMITest,
+    LocalPermutationNull,
+    NormalNull,
+    PaperLocalTest,
+    PermutationNull,
+)
 from galinfo.causal.cmi import CMIResult, cmi_knn, cmi_knn_test, restricted_permutation
 from galinfo.causal.local import (
     CalibratedLocalResult,
@@ -20,6 +36,17 @@ from galinfo.causal.local import (
 )
 
 __all__ = [
+    "CITest",
+    "CIResult",
+    "CI_TESTS",
+    "INADEQUATE",
+    "PaperLocalTest",
+    "CalibratedLocalTest",
+    "GCMTest",
+    "KnnCMITest",
+    "PermutationNull",
+    "LocalPermutationNull",
+    "NormalNull",
     "CMIResult",
     "cmi_knn",
     "cmi_knn_test",

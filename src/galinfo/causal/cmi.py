@@ -40,7 +40,7 @@ from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CMIResult", "cmi_knn", "cmi_knn_test", "restricted_permutation"]
+__all__ = ["CMIResult", "cmi_knn", "cmi_knn_test", "cmi_statistic", "restricted_permutation", "MAX_CMI_DIM"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class CMIResult:
     k, k_perm, n : neighbours of the estimator, of the local permutation, sample size
     conditional : whether a z block was given
     n_exact : points (summed over observed + permuted runs) that fell back to KD-tree counting
+    dispatched : "" or the test that answered instead ("gcm" for a many-dimensional z: ``cmi`` is
+        NaN, ``statistic`` its standardised statistic)
     """
 
     cmi: float
@@ -65,6 +67,8 @@ class CMIResult:
     n: int
     conditional: bool
     n_exact: int = 0
+    dispatched: str = ""
+    statistic: float = float("nan")
 
     def reject(self, alpha: float = 0.05) -> bool:
         """True when independence is rejected at level ``alpha``."""
@@ -254,41 +258,24 @@ def cmi_knn(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None, k: int = 
     return float(digamma(k) + np.mean(digamma(n_z) - digamma(n_xz) - digamma(n_yz)))
 
 
-def cmi_knn_test(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None, k: int = 10,
-                 n_perm: int = 200, seed: int = 0, *, k_perm: int = 5,
-                 transform: str = "ranks", n_candidates: int | None = None,
-                 workers: int = -1) -> CMIResult:
-    """Test X ⟂ Y (| Z) with the kNN (C)MI estimate and a (local) permutation null.
+#: conditioning blocks with more columns than this go to the residual (GCM) test
+MAX_CMI_DIM = 3
 
-    Parameters
-    ----------
-    x, y, z : (n,) or (n, d) arrays, no NaN; ``z=None`` gives the unconditional KSG test
-    k : neighbours of the estimator (integer)
-    n_perm : permutations of the null distribution
-    seed : seeds the tie-breaking jitter and the permutations
-    k_perm : z-neighbours among which x is locally permuted (conditional case)
-    transform : per-column "ranks" (default, as tigramite), "standardize" or "none"
-    n_candidates : z-neighbours kept per point by the fast path (default: chosen from the
-        observed counts when z has >= 3 columns, else 0); ``0`` forces exact KD-tree counting
-        on every permutation
-    workers : threads of the KD-tree queries (-1: all)
 
-    Returns
-    -------
-    CMIResult with ``.cmi`` (nats) and ``.pvalue``.
+def cmi_statistic(x: np.ndarray, y: np.ndarray, z: np.ndarray | None, k: int, *, k_perm: int = 5,
+                  n_candidates: int | None = None, workers: int = -1):
+    """Prepared (transformed) blocks to ``(statistic, recompute, perm_neighbours, n_exact)``.
+
+    ``recompute(perm)`` is the estimate with x rows reordered by ``perm`` (``None``: as given), in
+    nats, and its second value counts the KD-tree fallbacks; ``perm_neighbours`` are each point's
+    ``k_perm`` nearest z-neighbours (the local-permutation candidates), ``None`` without z.
     """
-    if isinstance(n_perm, bool) or not isinstance(n_perm, int | np.integer) or n_perm < 1:
-        raise ConfigError(f"n_perm must be a positive integer, got {n_perm!r}")
-    x, y, z, n, rng = _prepare(x, y, z, transform, seed)
-    k = _check_k(k, n, "k")
-    null = np.empty(n_perm)
+    n = x.shape[0]
     if z is None:
-        stat = _ksg_mi(x, y, k, workers)
-        for b in range(n_perm):
-            null[b] = _ksg_mi(x[rng.permutation(n)], y, k, workers)
-        return CMIResult(stat, _pvalue(stat, null), null, k, 0, n, False)
+        def recompute(perm):
+            return _ksg_mi(x if perm is None else x[perm], y, k, workers), 0
 
-    k_perm = _check_k(k_perm, n, "k_perm")
+        return recompute(None)[0], recompute, None, 0
     n_exact = 0
     est = None
     if n_candidates is None and z.shape[1] < 3:
@@ -306,24 +293,87 @@ def cmi_knn_test(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None, k: i
             else:
                 est = None
         n_exact += bad
+    rows = np.arange(n)
     if est is None:
         ztree = cKDTree(z)
         yztree = cKDTree(np.hstack([y, z]))
-        n_xz, n_yz, n_z = _fp_exact(x, y, z, np.arange(n), k, workers, ztree, yztree)
+        n_xz, n_yz, n_z = _fp_exact(x, y, z, rows, k, workers, ztree, yztree)
         neigh = ztree.query(z, k=k_perm + 1, p=np.inf, workers=workers)[1][:, 1:]
+
+        def recompute(perm):
+            a, c, d = _fp_exact(x if perm is None else x[perm], y, z, rows, k, workers, ztree, yztree)
+            return float(digamma(k) + np.mean(digamma(d) - digamma(a) - digamma(c))), 0
     else:
         neigh = est.idx[:, :k_perm]
+
+        def recompute(perm):
+            return est.cmi(x if perm is None else x[perm])
+
     stat = float(digamma(k) + np.mean(digamma(n_z) - digamma(n_xz) - digamma(n_yz)))
+    return stat, recompute, neigh, n_exact
+
+
+def cmi_knn_test(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None, k: int = 10,
+                 n_perm: int = 200, seed: int = 0, *, k_perm: int = 5,
+                 transform: str = "ranks", n_candidates: int | None = None,
+                 workers: int = -1, max_dim: int = MAX_CMI_DIM) -> CMIResult:
+    """Test X ⟂ Y (| Z) with the kNN (C)MI estimate and a (local) permutation null.
+
+    Parameters
+    ----------
+    x, y, z : (n,) or (n, d) arrays, no NaN; ``z=None`` gives the unconditional KSG test
+    k : neighbours of the estimator (integer)
+    n_perm : permutations of the null distribution
+    seed : seeds the tie-breaking jitter and the permutations
+    k_perm : z-neighbours among which x is locally permuted (conditional case)
+    transform : per-column "ranks" (default, as tigramite), "standardize" or "none"
+    n_candidates : z-neighbours kept per point by the fast path (default: chosen from the
+        observed counts when z has >= 3 columns, else 0); ``0`` forces exact KD-tree counting
+        on every permutation
+    workers : threads of the KD-tree queries (-1: all)
+    max_dim : with more z columns than this, the kNN estimate and its local permutation are not
+        calibrated (docs/causal.md); the test is then dispatched, with a logged notice, to the
+        cross-fitted residual test :class:`galinfo.causal.citest.GCMTest` (x and y 1-D) and the
+        result has ``cmi`` NaN and ``dispatched="gcm"``
+
+    Returns
+    -------
+    CMIResult with ``.cmi`` (nats) and ``.pvalue``.
+    """
+    if isinstance(n_perm, bool) or not isinstance(n_perm, int | np.integer) or n_perm < 1:
+        raise ConfigError(f"n_perm must be a positive integer, got {n_perm!r}")
+    zb = _as_block(z, "z", None)
+    if zb is not None and zb.shape[1] > max_dim:
+        return _dispatch_gcm(x, y, zb, k, k_perm, seed, max_dim)
+    x, y, z, n, rng = _prepare(x, y, z, transform, seed)
+    k = _check_k(k, n, "k")
+    if z is not None:
+        k_perm = _check_k(k_perm, n, "k_perm")
+    stat, recompute, neigh, n_exact = cmi_statistic(x, y, z, k, k_perm=k_perm,
+                                                    n_candidates=n_candidates, workers=workers)
+    null = np.empty(n_perm)
     for b in range(n_perm):
-        xp = x[restricted_permutation(neigh, rng)]
-        if est is not None:
-            null[b], bad = est.cmi(xp)
-            n_exact += bad
-        else:
-            a, c, d = _fp_exact(xp, y, z, np.arange(n), k, workers, ztree, yztree)
-            null[b] = digamma(k) + np.mean(digamma(d) - digamma(a) - digamma(c))
-    log.debug("cmi_knn_test: n=%d fast=%s exact fallbacks=%d", n, est is not None, n_exact)
+        perm = rng.permutation(n) if neigh is None else restricted_permutation(neigh, rng)
+        null[b], bad = recompute(perm)
+        n_exact += bad
+    log.debug("cmi_knn_test: n=%d exact fallbacks=%d", n, n_exact)
+    if z is None:
+        return CMIResult(stat, _pvalue(stat, null), null, k, 0, n, False)
     return CMIResult(stat, _pvalue(stat, null), null, k, k_perm, n, True, n_exact)
+
+
+def _dispatch_gcm(x, y, z: np.ndarray, k: int, k_perm: int, seed: int, max_dim: int) -> CMIResult:
+    from galinfo.causal.citest import GCMTest
+
+    xa, ya = _as_block(x, "x", None), _as_block(y, "y", z.shape[0])
+    if xa.shape[1] != 1 or ya.shape[1] != 1:
+        raise ConfigError(f"z has {z.shape[1]} columns (> max_dim={max_dim}): the residual test it "
+                          "dispatches to needs 1-D x and y")
+    log.info("cmi_knn_test: z has %d columns (> max_dim=%d), where the kNN CMI test is not "
+             "calibrated; dispatching to the cross-fitted residual (GCM) test", z.shape[1], max_dim)
+    res = GCMTest(seed=seed).run(xa[:, 0], ya[:, 0], z)
+    return CMIResult(float("nan"), res.pvalue, res.null, k, k_perm, z.shape[0], True,
+                     dispatched="gcm", statistic=res.statistic)
 
 
 def _pvalue(stat: float, null: np.ndarray) -> float:

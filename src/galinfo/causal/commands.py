@@ -47,9 +47,26 @@ def local_cmd(
     out = out or Path(run) / "causal"
     summary = local_tests(pred, ds, query, given=given, target=target, k=k, n_perm=n_perm,
                           calibrated=calibrated, seed=seed, out=out, progress=True, y_from_model=y_from_model)
+    cal = summary.get("calibrated")
+    if cal:
+        d = cal["diagnostic"]
+        typer.echo(f"calibrated local test: {cal['verdict']} (whole-sample p = {cal['global_pvalue']:.3g}; "
+                   f"held-out R² of the residuals from S: y {d['r2_y']:.3f}, x_q {d['r2_x']:.3f})")
     typer.echo(f"wrote {summary['files']['table']} and {summary['files']['summary']}")
     for why, n in summary["left_out"].items():
         typer.echo(f"  left out: {n} {why}")
+
+
+def _discovery_test(name: str, k: int, n_perm: int):
+    """The CI-test family member behind ``--test`` (``fisherz`` stays causal-learn's own)."""
+    from galinfo.causal.citest import GCMTest, KnnCMITest, LocalPermutationNull
+
+    members = {"knn_cmi": lambda: KnnCMITest(k=k, null=LocalPermutationNull(n_perm)), "gcm": GCMTest}
+    if name == "fisherz":
+        return name
+    if name not in members:
+        raise ConfigError(f"--test must be one of {', '.join([*members, 'fisherz'])}, got {name!r}")
+    return members[name]()
 
 
 @causal_app.command("discover")
@@ -57,7 +74,7 @@ def discover_cmd(
     dataset: Path = typer.Argument(..., help="Dataset folder"),
     vars: str = typer.Option(..., "--vars", help="Comma-separated variables (columns or 'a-b')"),
     method: str = typer.Option("pc", help="pc or fci"),
-    test: str = typer.Option("knn_cmi", help="knn_cmi or fisherz"),
+    test: str = typer.Option("knn_cmi", help="knn_cmi, gcm (cross-fitted residual test) or fisherz"),
     alpha: float = typer.Option(0.05),
     max_rows: int = typer.Option(2000, help="Random subsample of complete rows (KNN-CMI cost)"),
     k: int = typer.Option(10),
@@ -84,8 +101,8 @@ def discover_cmd(
         rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
     if rows.size < 50:
         raise DataValidationError(f"only {rows.size} complete rows for variables {', '.join(names)}")
-    graph = discover(data[rows], names, method=method, test=test, alpha=alpha, k=k, n_perm=n_perm,
-                     seed=seed, depth=depth)
+    graph = discover(data[rows], names, method=method, test=_discovery_test(test, k, n_perm), alpha=alpha,
+                     k=k, n_perm=n_perm, seed=seed, depth=depth)
     graph.extra.update({"dataset": str(dataset), "rows_dropped_missing": n_drop, "seed": seed})
     if truth is not None:
         if not truth.exists():

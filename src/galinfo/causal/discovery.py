@@ -1,9 +1,10 @@
 """Causal discovery over catalogue-level variables: PC / FCI (causal-learn) with the KNN-CMI test.
 
-The KNN-CMI test (:func:`galinfo.causal.cmi.cmi_knn_test`) is registered with causal-learn as the
-conditional-independence test ``"knn_cmi"`` (a ``CIT_Base`` subclass), so ``pc(...,
-indep_test="knn_cmi")`` and ``fci(..., independence_test_method="knn_cmi")`` use it;
-``"fisherz"`` (linear-Gaussian) is available for speed comparisons.
+Any member of the CI-test family (:mod:`galinfo.causal.citest`) runs inside causal-learn through
+:class:`FamilyCIT`, registered as the test ``"galinfo"`` (a ``CIT_Base`` subclass): ``discover(...,
+test=GCMTest())``. ``test="knn_cmi"`` is :class:`galinfo.causal.citest.KnnCMITest` with ``k`` and
+``n_perm`` local permutations; ``"fisherz"`` (linear-Gaussian, causal-learn's own) is available for
+speed comparisons.
 
 Graphs are returned as :class:`DiscoveredGraph`: node names and edges with an endpoint mark at each
 end (``tail``, ``arrow``, ``circle``), so ``a -> b`` is ``(a, b, "tail", "arrow")``, a PC
@@ -12,6 +13,7 @@ undirected edge is ``tail``/``tail`` and FCI's ``o->`` is ``circle``/``arrow``.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -23,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from galinfo.atomic import atomic_path, write_bytes
-from galinfo.causal.cmi import cmi_knn_test
+from galinfo.causal.citest import CITest, KnnCMITest, LocalPermutationNull
 from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DiscoveredGraph", "discover", "score_graph", "KnnCMITest", "TESTS", "METHODS"]
+__all__ = ["DiscoveredGraph", "discover", "score_graph", "project_dag", "FamilyCIT", "TESTS", "METHODS"]
 
 TESTS = ("knn_cmi", "fisherz")
 METHODS = ("pc", "fci")
@@ -41,18 +43,21 @@ except ImportError:  # pragma: no cover - causal-learn is a hard dependency
     register_ci_test = None
 
 
-class KnnCMITest(CIT_Base):
-    """causal-learn CI test backed by :func:`cmi_knn_test` (p-values cached per (X, Y | S)).
+class FamilyCIT(CIT_Base):
+    """causal-learn CI test backed by any member of :mod:`galinfo.causal.citest` (p-values cached
+    per (X, Y | S)).
 
-    Keyword arguments: ``k`` (10), ``n_perm`` (200), ``k_perm`` (5), ``seed`` (0). Each test is
-    seeded from ``seed`` and its variable set, so results do not depend on the order PC asks.
+    ``citest``: the member (e.g. ``KnnCMITest(null=LocalPermutationNull(200))``), its ``seed`` the
+    base seed: each test is re-seeded from it and its variable set, so results do not depend on
+    the order PC asks. X and Y columns are tested one at a time (PC and FCI ask for single nodes).
     """
 
-    def __init__(self, data: np.ndarray, k: int = 10, n_perm: int = 200, k_perm: int = 5,
-                 seed: int = 0, **kwargs):
+    def __init__(self, data: np.ndarray, citest: CITest | None = None, **kwargs):
+        if not isinstance(citest, CITest):
+            raise ConfigError(f"FamilyCIT needs citest=<a galinfo.causal.citest.CITest>, got {citest!r}")
         super().__init__(data, **kwargs)
-        self.k, self.n_perm, self.k_perm, self.seed = k, n_perm, k_perm, seed
-        self.check_cache_method_consistent("knn_cmi", f"k={k};n_perm={n_perm};k_perm={k_perm};seed={seed}")
+        self.citest = citest
+        self.check_cache_method_consistent("galinfo", repr(citest))
         self.assert_input_data_is_valid()
 
     def __call__(self, X, Y, condition_set=None) -> float:
@@ -60,15 +65,15 @@ class KnnCMITest(CIT_Base):
         if key in self.pvalue_cache:
             return self.pvalue_cache[key]
         z = self.data[:, cs] if cs else None
-        seed = (self.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**32)
-        p = cmi_knn_test(self.data[:, xs], self.data[:, ys], z, k=self.k, n_perm=self.n_perm,
-                         k_perm=self.k_perm, seed=seed).pvalue
+        test = copy.copy(self.citest)
+        test.seed = (self.citest.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**32)
+        p = test.run(self.data[:, xs[0]], self.data[:, ys[0]], z).pvalue
         self.pvalue_cache[key] = p
         return p
 
 
 if register_ci_test is not None:
-    register_ci_test("knn_cmi", KnnCMITest)
+    register_ci_test("galinfo", FamilyCIT)
 
 
 @dataclass
@@ -168,18 +173,27 @@ def _edges_of(general_graph) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def discover(data: np.ndarray, names: Sequence[str], *, method: str = "pc", test: str = "knn_cmi",
-             alpha: float = 0.05, k: int = 10, n_perm: int = 200, seed: int = 0,
-             depth: int = -1) -> DiscoveredGraph:
-    """Run PC or FCI on ``data`` (n, p) with variable ``names`` and the chosen CI test.
+def discover(data: np.ndarray, names: Sequence[str], *, method: str = "pc",
+             test: str | CITest = "knn_cmi", alpha: float = 0.05, k: int = 10, n_perm: int = 200,
+             seed: int = 0, depth: int = -1) -> DiscoveredGraph:
+    """Run PC or FCI on ``data`` (n, p) with variable ``names`` and a CI test.
 
-    ``data`` must be finite (drop or impute missing rows first, and say how many). ``depth``
-    limits the conditioning-set size (-1: unlimited).
+    ``test``: a member of :mod:`galinfo.causal.citest` (its own settings; ``seed`` re-seeds it),
+    ``"knn_cmi"`` (:class:`~galinfo.causal.citest.KnnCMITest` with ``k`` and ``n_perm``) or
+    ``"fisherz"``. ``data`` must be finite (drop or impute missing rows first, and say how many).
+    ``depth`` limits the conditioning-set size (-1: unlimited).
     """
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if test not in TESTS:
-        raise ConfigError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
+    if isinstance(test, CITest):
+        member = copy.copy(test)
+        member.seed = seed
+    elif test == "knn_cmi":
+        member = KnnCMITest(k=k, null=LocalPermutationNull(n_perm), seed=seed)
+    elif test == "fisherz":
+        member = None
+    else:
+        raise ConfigError(f"test must be a galinfo.causal.citest.CITest or one of {', '.join(TESTS)}, got {test!r}")
     data = np.asarray(data, dtype=np.float64)
     names = [str(n) for n in names]
     if data.ndim != 2 or data.shape[1] != len(names):
@@ -189,19 +203,21 @@ def discover(data: np.ndarray, names: Sequence[str], *, method: str = "pc", test
     if not np.isfinite(data).all():
         bad = [names[j] for j in np.flatnonzero(~np.isfinite(data).all(axis=0))]
         raise DataValidationError(f"NaN/inf in variables {', '.join(bad)}: drop those rows first")
-    kw = {"k": k, "n_perm": n_perm, "seed": seed} if test == "knn_cmi" else {}
+    kw = {"citest": member} if member is not None else {}
+    test_name = "galinfo" if member is not None else "fisherz"
     if method == "pc":
         from causallearn.search.ConstraintBased.PC import pc
 
-        cg = pc(data, alpha=alpha, indep_test=test, stable=True, show_progress=False,
+        cg = pc(data, alpha=alpha, indep_test=test_name, stable=True, show_progress=False,
                 node_names=names, max_k=None if depth < 0 else depth, **kw)
         graph = cg.G
     else:
         from causallearn.search.ConstraintBased.FCI import fci
 
-        graph, _ = fci(data, independence_test_method=test, alpha=alpha, depth=depth,
+        graph, _ = fci(data, independence_test_method=test_name, alpha=alpha, depth=depth,
                        show_progress=False, node_names=names, **kw)
-    return DiscoveredGraph(names, _edges_of(graph), method, test, alpha, data.shape[0])
+    label = member.name if member is not None else "fisherz"
+    return DiscoveredGraph(names, _edges_of(graph), method, label, alpha, data.shape[0])
 
 
 def _reach(children: dict[str, list[str]], start: str, keep: set[str]) -> set[str]:

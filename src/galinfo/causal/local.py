@@ -42,10 +42,12 @@ __all__ = [
     "CalibratedLocalResult",
     "latent_neighbours",
     "local_pearson",
+    "local_studentized",
     "quadratic_residuals",
     "predictive_efficiency",
     "paper_local_test",
     "calibrated_local_test",
+    "within_permutation_pvalues",
     "benjamini_hochberg",
     "binned_summary",
 ]
@@ -65,6 +67,25 @@ def local_pearson(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         r = (yc * xc).sum(axis=1) / np.sqrt((yc * yc).sum(axis=1) * (xc * xc).sum(axis=1))
     r[m < 3] = np.nan
     return r
+
+
+def local_studentized(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Studentized local correlation per row of (n, k) blocks over ``w`` (NaN if < 3 entries).
+
+    ``t = sum(xc yc) / sqrt(sum(xc^2 yc^2))`` with xc, yc centred on the row mean: the statistic
+    sqrt(m) r / tau of DiCiccio & Romano (2017), tau^2 = mu22 / (mu20 mu02). Its permutation
+    distribution and its distribution under independence are both N(0, 1) asymptotically, also
+    when the two variables share a variance that changes inside the row (Pearson's r is not).
+    """
+    y, x = np.where(w, y, 0.0), np.where(w, x, 0.0)
+    wf = w.astype(np.float64)
+    m = wf.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        yc = (y - (y * wf).sum(axis=1, keepdims=True) / m[:, None]) * wf
+        xc = (x - (x * wf).sum(axis=1, keepdims=True) / m[:, None]) * wf
+        t = (yc * xc).sum(axis=1) / np.sqrt((yc * yc * xc * xc).sum(axis=1))
+    t[m < 3] = np.nan
+    return t
 
 
 def quadratic_residuals(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -346,16 +367,44 @@ def residualize(latent: np.ndarray, y: np.ndarray, x_q: np.ndarray, x_c: np.ndar
 
 
 def _mean_local_r(nb: np.ndarray, ry: np.ndarray, rx: np.ndarray, min_valid: int,
-                  chunk: int) -> float:
+                  chunk: int, stat: Callable = local_pearson) -> float:
+    """Mean over galaxies (>= ``min_valid`` valid neighbours) of a per-row block statistic."""
     tot, cnt = 0.0, 0
     for sl in _chunks(nb.shape[0], chunk):
         yb, xb = ry[nb[sl]], rx[nb[sl]]
         w = np.isfinite(yb) & np.isfinite(xb)
-        r = local_pearson(yb, xb, w)
+        r = stat(yb, xb, w)
         r = r[(w.sum(axis=1) >= min_valid) & np.isfinite(r)]
         tot += r.sum()
         cnt += r.size
     return tot / cnt if cnt else float("nan")
+
+
+def within_permutation_pvalues(nb: np.ndarray, ry: np.ndarray, rx: np.ndarray, n_perm: int,
+                               rng: np.random.Generator, *, stat: Callable = local_pearson,
+                               min_valid: int = 10, chunk: int = 20_000,
+                               progress: Progress = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per galaxy: ``stat`` of (ry, rx) over its neighbours ``nb`` and its two-sided p-value against
+    ``n_perm`` permutations of rx within the neighbourhood; NaN below ``min_valid`` valid
+    neighbours. Returns (statistic, pvalue, n_valid), each (n_galaxies,)."""
+    n = nb.shape[0]
+    value, pval = np.full(n, np.nan), np.full(n, np.nan)
+    n_valid = np.zeros(n, dtype=np.int64)
+    for sl in _chunks(n, chunk):
+        w, yb, xb = _compact(np.isfinite(ry[nb[sl]]) & np.isfinite(rx[nb[sl]]), ry[nb[sl]], rx[nb[sl]])
+        m = w.sum(axis=1)
+        v = stat(yb, xb, w)
+        exceed = np.zeros(v.shape)
+        absv = np.abs(v) - 1e-12
+        for _ in range(n_perm):
+            exceed += np.abs(stat(yb, _permute_within(xb, w, rng), w)) >= absv
+        pp = (1.0 + exceed) / (1.0 + n_perm)
+        few = (m < min_valid) | ~np.isfinite(v)
+        v[few], pp[few] = np.nan, np.nan
+        value[sl], pval[sl], n_valid[sl] = v, pp, m
+        if progress is not None:
+            progress(sl.stop - sl.start)
+    return value, pval, n_valid
 
 
 def calibrated_local_test(neighbours: np.ndarray, y: np.ndarray, x_q: np.ndarray,
@@ -390,27 +439,8 @@ def calibrated_local_test(neighbours: np.ndarray, y: np.ndarray, x_q: np.ndarray
     else:
         raise ConfigError("calibrated_local_test needs latent= (to residualise) or residuals=")
     rng = np.random.default_rng(seed)
-    n = nb.shape[0]
-    r = np.full(n, np.nan)
-    pval = np.full(n, np.nan)
-    n_valid = np.zeros(n, dtype=np.int64)
-    for sl in _chunks(n, chunk):
-        yb, xb = ry[nb[sl]], rx[nb[sl]]
-        w = np.isfinite(yb) & np.isfinite(xb)
-        w, yb, xb = _compact(w, yb, xb)
-        m = w.sum(axis=1)
-        rr = local_pearson(yb, xb, w)
-        exceed = np.zeros(rr.shape)
-        absr = np.abs(rr) - 1e-12
-        for _ in range(n_perm):
-            exceed += np.abs(local_pearson(yb, _permute_within(xb, w, rng), w)) >= absr
-        pp = (1.0 + exceed) / (1.0 + n_perm)
-        few = (m < min_valid) | ~np.isfinite(rr)
-        rr[few] = np.nan
-        pp[few] = np.nan
-        r[sl], pval[sl], n_valid[sl] = rr, pp, m
-        if progress is not None:
-            progress(sl.stop - sl.start)
+    r, pval, n_valid = within_permutation_pvalues(nb, ry, rx, n_perm, rng, min_valid=min_valid,
+                                                  chunk=chunk, progress=progress)
     reject, q = benjamini_hochberg(pval, alpha)
     stat = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
     # whole-sample null: one permutation of the x_q residuals shared by all neighbourhoods

@@ -17,6 +17,25 @@ from galinfo.errors import ConfigError, DataValidationError
 
 MASS_EDGES = np.arange(8.0, 12.51, 0.5)
 MAG_EDGES = np.arange(12.0, 18.01, 1.0)
+#: global permutations of X_q behind the paper test's whole-sample p-value (a reference, not calibrated)
+PAPER_PERMUTATIONS = 20
+
+
+def regression_cell(cal: dict) -> str:
+    """Report cell of a calibrated summary's regression diagnostic: held-out R² of the Y and X_q
+    residuals from S, and "adequate" / "inadequate"."""
+    d = cal.get("diagnostic") if cal else None
+    if not d:
+        return "n/a"
+    return f"{d['r2_y']:.2f}, {d['r2_x']:.2f} ({'adequate' if d['adequate'] else 'inadequate'})"
+
+
+def calibrated_summary(res) -> dict:
+    """JSON summary of a :class:`galinfo.causal.citest.CIResult` of the calibrated local test: the
+    whole-sample p-value, the verdict and the regression diagnostic."""
+    out = res.summary()
+    out.update({"global_pvalue": res.pvalue, "mean_t": res.statistic})
+    return out
 
 
 def catalogue_variable(ds, name: str) -> np.ndarray:
@@ -49,7 +68,8 @@ def local_tests(pred, ds, query: str, *, given: str | None = None, target: str =
     from astropy.table import Table
     from rich.progress import Progress
 
-    from galinfo.causal.local import binned_summary, calibrated_local_test, paper_local_test
+    from galinfo.causal.citest import CalibratedLocalTest, PaperLocalTest, PermutationNull
+    from galinfo.causal.local import binned_summary
     from galinfo.knn.search import knn_search
 
     if k < 3 or n_perm < 1:
@@ -80,38 +100,34 @@ def local_tests(pred, ds, query: str, *, given: str | None = None, target: str =
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("neighbours in S", total=use.size)
         _, nb = knn_search(latent[train], latent, k, progress=lambda m: bar.advance(task, m))
-        task2 = bar.add_task("paper's local test", total=use.size)
-        paper = paper_local_test(nb, y[train], x_q[train], xc_train, seed=seed,
-                                 progress=lambda m: bar.advance(task2, m))
-        cal = None
-        if calibrated:
-            task3 = bar.add_task("calibrated local test", total=use.size)
-            cal = calibrated_local_test(nb, y[train], x_q[train], xc_train, latent=latent[train],
-                                        y_pred=y_pred, n_perm=n_perm, n_perm_global=n_perm, seed=seed,
-                                        progress=lambda m: bar.advance(task3, m))
+    paper_test = PaperLocalTest(k=k, seed=seed, null=PermutationNull(PAPER_PERMUTATIONS))
+    paper = paper_test.run(x_q[train], y[train], latent[train], x_c=xc_train, neighbours=nb)
+    cal = None
+    if calibrated:
+        cal_test = CalibratedLocalTest(k=k, n_perm_local=n_perm, null=PermutationNull(n_perm), seed=seed)
+        cal = cal_test.run(x_q[train], y[train], latent[train], x_c=xc_train, neighbours=nb, y_pred=y_pred)
     table = Table()
     table["objid"] = ds.objid[use]
     table["split"] = np.asarray(split).astype(str)
-    table["r"] = paper.r
-    table["r_perm"] = paper.r_perm
-    table["efficiency"] = paper.efficiency
-    table["efficiency_perm"] = paper.efficiency_perm
-    table["n_valid"] = paper.n_valid
-    values = {"r": paper.r, "r_perm": paper.r_perm, "efficiency": paper.efficiency}
+    for name in ("r", "r_perm", "efficiency", "efficiency_perm", "n_valid"):
+        table[name] = paper.local[name]
+    values = {"r": paper.local["r"], "r_perm": paper.local["r_perm"], "efficiency": paper.local["efficiency"]}
     flags = None
     if cal is not None:
-        table["r_resid"] = cal.r
-        table["pvalue"] = cal.pvalue
-        table["qvalue"] = cal.qvalue
-        table["reject_bh"] = cal.reject_bh
-        values["r_resid"] = cal.r
-        flags = cal.pvalue <= cal.alpha
+        table["r_resid"] = cal.local["r"]
+        table["t_resid"] = cal.local["t"]
+        table["pvalue"] = cal.local["pvalue"]
+        table["qvalue"] = cal.local["qvalue"]
+        table["reject_bh"] = cal.local["reject_bh"]
+        values["r_resid"] = cal.local["r"]
+        flags = cal.local["pvalue"] <= cal.alpha
     summary = {
         "input_set": pred.input_set, "dataset": str(ds.path), "data_checksum": ds.checksum, "query": query,
         "given": given, "target": target, "k": k, "n_perm": n_perm, "seed": seed,
         "y_given_s": "model pdf mean" if model_mean else "cross-fitted regression on S" + (", X_c" if given else ""),
         "n_tested": int(use.size), "left_out": {why: n for why, n in left_out.items() if n},
-        "paper": paper.summary(), "calibrated": cal.summary() if cal is not None else None,
+        "paper": {**paper.extra, "statistic": paper.statistic, "pvalue": paper.pvalue},
+        "calibrated": calibrated_summary(cal) if cal is not None else None,
         "binned": {target: binned_summary(values, y, MASS_EDGES, flags=flags)},
     }
     if "mag_r" in ds.catalog.colnames:

@@ -1,9 +1,16 @@
-"""Cross-fitted regression of variables on the latent S, for residual-based local tests.
+"""Cross-fitted regression of variables on the latent S, for the residual-based tests.
 
-Out-of-fold predictions: each point is predicted by a network that never saw it, so the
-residual noise of Y and of X_q are not fitted into each other (cross-fitting, as in double
-machine learning). The network is a small MLP (2 hidden layers, SiLU) on standardised inputs and
-targets, trained with Adam and early stopping on a 10% inner validation split; seeded.
+Out-of-fold predictions: each point is predicted by models that never saw it, so the residual
+noise of Y and of X_q are not fitted into each other (cross-fitting, as in double machine
+learning).
+
+- :func:`crossfit_mean` (used by :mod:`galinfo.causal.citest`): scikit-learn ``cross_val_predict``
+  over an ensemble of a ridge regression on quadratic + random Fourier features (smooth, oblique
+  and product structure; penalty by efficient leave-one-out) and histogram gradient-boosted trees
+  (steps, clusters), blended per target on the out-of-fold error; a tree classifier gives
+  E[code | S] of a binary or categorical query.
+- :func:`crossfit_predict`: the earlier small torch MLP (2 hidden layers, SiLU, Adam, early
+  stopping), kept for :func:`galinfo.causal.local.calibrated_local_test`.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["crossfit_predict"]
+__all__ = ["crossfit_predict", "crossfit_mean", "best_blend", "is_categorical", "MAX_CATEGORIES"]
 
 
 def crossfit_predict(features: np.ndarray, targets: np.ndarray, *, folds: int = 5,
@@ -89,3 +96,111 @@ def crossfit_predict(features: np.ndarray, targets: np.ndarray, *, folds: int = 
             out[test] = net(X[test]).numpy().astype(np.float64)
         log.debug("crossfit fold %d: validation MSE %.4f (standardised)", f, best)
     return out * ts + t.mean(axis=0)
+
+
+# ----------------------------------------------------------------------------- robust residuals
+#: a query with at most this many distinct integer values is treated as categorical
+MAX_CATEGORIES = 10
+
+
+def is_categorical(values: np.ndarray) -> bool:
+    """True when ``values`` (finite, 1-D) take at most :data:`MAX_CATEGORIES` integer values."""
+    v = np.asarray(values, dtype=np.float64)
+    return bool(np.all(v == np.round(v)) and np.unique(v).size <= MAX_CATEGORIES)
+
+
+def _members(categorical: bool, seed: int) -> list:
+    """The ensemble: ridge regression on quadratic features (products of coordinates) and random
+    Fourier features (smooth, oblique structure), its penalty chosen by efficient leave-one-out, and gradient-boosted
+    trees (steps, clusters, axis-aligned structure); a tree classifier for a categorical target."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.kernel_approximation import RBFSampler
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    tree_kw = {"max_iter": 100, "learning_rate": 0.2, "max_leaf_nodes": 15, "early_stopping": True,
+               "validation_fraction": 0.15, "n_iter_no_change": 8, "random_state": seed}
+    features = make_union(PolynomialFeatures(2, include_bias=False),
+                          RBFSampler(gamma=RFF_GAMMA, n_components=RFF_FEATURES, random_state=seed))
+    ridge = make_pipeline(StandardScaler(), features,
+                          RidgeCV(alphas=np.logspace(-3, 3, 13), gcv_mode="svd"))
+    if categorical:  # class probabilities from the trees; the ridge fits E[code | S] directly
+        return [HistGradientBoostingClassifier(**tree_kw), ridge]
+    return [ridge, HistGradientBoostingRegressor(**tree_kw)]
+
+
+#: random Fourier features of the ridge member, and their RBF kernel's gamma on standardised inputs
+RFF_FEATURES = 200
+RFF_GAMMA = 0.03
+
+
+def best_blend(target: np.ndarray, predictions: list[np.ndarray],
+               grid: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Convex blend of out-of-fold ``predictions`` with the smallest squared error against ``target``.
+
+    Weights on the simplex grid of step ``1/grid``. Returns (blended prediction, weights): a few
+    weights chosen on n out-of-fold points, a negligible in-sample effect.
+    """
+    import itertools
+
+    preds = np.stack(predictions, axis=1)
+    m = preds.shape[1]
+    best_err, best_w = np.inf, None
+    for c in itertools.product(range(grid + 1), repeat=m):
+        if sum(c) != grid:
+            continue
+        w = np.asarray(c, dtype=np.float64) / grid
+        err = np.mean((target - preds @ w) ** 2)
+        if err < best_err:
+            best_err, best_w = err, w
+    return preds @ best_w, best_w
+
+
+def crossfit_mean(features: np.ndarray, targets: np.ndarray, *, folds: int = 5, seed: int = 0,
+                  categorical: list[bool] | None = None) -> np.ndarray:
+    """Cross-fitted E[target | features] of each column of ``targets`` ((n,) or (n, m)), in its units.
+
+    Each point is predicted by models that never saw it (scikit-learn ``cross_val_predict``,
+    shuffled ``KFold`` seeded by ``seed``). Members (:func:`_members`): a random-Fourier-feature
+    ridge fitted to all columns at once (penalty per column) and gradient-boosted trees per column,
+    blended per column by :func:`best_blend`. A categorical column (``categorical=None``:
+    :func:`is_categorical`) gets a tree classifier, predicting the expected code
+    sum_c c P(c | features) (a 0/1 query: its probability). Returns the shape of ``targets``.
+    """
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    x = np.asarray(features, dtype=np.float64)
+    t = np.asarray(targets, dtype=np.float64)
+    one = t.ndim == 1
+    t = t[:, None] if one else t
+    if x.ndim != 2 or t.ndim != 2 or t.shape[0] != x.shape[0]:
+        raise DataValidationError(f"features {x.shape} and targets {t.shape} do not align")
+    if not (np.isfinite(x).all() and np.isfinite(t).all()):
+        raise DataValidationError("crossfit_mean: features or targets contain NaN/inf")
+    if folds < 2:
+        raise ConfigError(f"folds must be >= 2, got {folds}")
+    cats = [is_categorical(c) for c in t.T] if categorical is None else list(categorical)
+    cv = KFold(folds, shuffle=True, random_state=seed)
+    mu, sd = t.mean(axis=0), t.std(axis=0)
+    sd[sd == 0] = 1.0
+    ridge = _members(False, seed)[0]
+    ridge.set_params(ridgecv__alpha_per_target=t.shape[1] > 1)
+    ridge_pred = cross_val_predict(ridge, x, (t - mu) / sd, cv=cv).reshape(t.shape) * sd + mu
+    out = np.empty_like(t)
+    for j, cat in enumerate(cats):
+        col = t[:, j]
+        if cat:
+            classes, codes = np.unique(col, return_inverse=True)
+            if classes.size < 2:
+                out[:, j] = col
+                continue
+            tree = _members(True, seed)[0]
+            tree_pred = cross_val_predict(tree, x, codes, cv=cv, method="predict_proba") @ classes
+        else:
+            tree = _members(False, seed)[1]
+            tree_pred = cross_val_predict(tree, x, (col - mu[j]) / sd[j], cv=cv) * sd[j] + mu[j]
+        out[:, j], weights = best_blend(col, [ridge_pred[:, j], tree_pred])
+        log.debug("crossfit_mean column %d (%s): blend weights ridge/trees %s", j,
+                  "categorical" if cat else "numeric", weights)
+    return out[:, 0] if one else out

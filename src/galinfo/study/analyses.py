@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from galinfo.atomic import save_figure
+from galinfo.causal.citest import INADEQUATE
+from galinfo.causal.pipeline import regression_cell
 from galinfo.data.dataset import Dataset
 from galinfo.data.inputs import parse_inputs
 from galinfo.report.html import Figure, Section, TableBlock
@@ -114,6 +116,7 @@ def causal_section(study: Study, summaries: list[dict]) -> Section:
         rows.append([s["question"], s["k"], _fmt(paper["mean_r"]), _fmt(paper["mean_r_perm"]),
                      _fmt(cal.get("mean_r")), _fmt(cal.get("effect_size")), _fmt(cal.get("global_pvalue")),
                      _fmt(cal.get("frac_p_below_alpha")), cal.get("n_reject_bh", "n/a"),
+                     regression_cell(cal), cal.get("verdict", "n/a"),
                      {True: "sufficient", False: NOT_SUFFICIENT, None: "not measured"}[verdict]])
     sec = Section("Causal analysis in the latent space", [
         "Among the k nearest training galaxies in a model's latent space S, the model treats galaxies as the same; "
@@ -123,13 +126,16 @@ def causal_section(study: Study, summaries: list[dict]) -> Section:
         "over-flags. 'Calibrated' columns: the same local correlation after removing what S (and the conditioning "
         "variable) predicts of log M* and X_q by cross-fitted regression, with permutation p-values: the "
         "whole-sample p-value (one per question), the fraction of galaxies with p ≤ 0.05 (about 0.05 under the null) "
-        "and the number of galaxies kept by Benjamini–Hochberg at 5%. "
+        "and the number of galaxies kept by Benjamini–Hochberg at 5%. 'Regression': the held-out share of each "
+        "residual (log M*, X_q) still predictable from S; above 0.05 the row reads 'regression inadequate: not "
+        "interpretable' instead of a verdict (docs/causal.md). "
         "A test in S can only find what the inputs lack if S keeps all they say about log M*: the last column "
         "compares the latent model's validation cross-entropy with that of a cross-entropy model of the same "
         f"inputs, and a latent more than {SUFFICIENCY_MARGIN_NATS} nats per galaxy behind is marked "
         f"'{NOT_SUFFICIENT}'."],
         tables=[TableBlock(["question", "k", "paper r", "paper baseline", "calibrated r", "effect size (σ)",
-                            "whole-sample p", "frac p ≤ 0.05", "BH discoveries", "latent"], rows)])
+                            "whole-sample p", "frac p ≤ 0.05", "BH discoveries", "regression R² (y, x)",
+                            "verdict", "latent"], rows)])
     for s in summaries:
         sec.figures.append(Figure(Path(s["figure"]),
                                   f"{s['question']}: mean local correlations in bins of log M* (left) and the fraction "
@@ -261,8 +267,11 @@ def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bo
         p = s["calibrated"]["global_pvalue"]
         return p is not None and math.isfinite(p)
 
+    def inadequate(s: dict) -> bool:  # the regression diagnostic of the test family failed
+        return s["calibrated"].get("verdict") == INADEQUATE
+
     decided = sorted({s["question"] for s, _, _ in rows
-                      if tested(s) and sufficient.get(s["input_set"]) is not False})
+                      if tested(s) and not inadequate(s) and sufficient.get(s["input_set"]) is not False})
     pvals = {q: next(s["calibrated"]["global_pvalue"] for s, _, _ in rows if s["question"] == q) for q in decided}
     adjusted = {q: float(a) for q, a in zip(decided, holm([pvals[q] for q in decided]), strict=True)}
     checks = []
@@ -273,6 +282,8 @@ def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bo
                "p_holm": adjusted.get(s["question"]), "latent_sufficient": sufficient.get(s["input_set"])}
         if sufficient.get(s["input_set"]) is False:
             row.update(found=f"undecided ({NOT_SUFFICIENT}; p = {_fmt(p, 2)})", right=None)
+        elif inadequate(s):  # undecided, never right: the residuals were not learned well enough
+            row.update(found=f"undecided ({INADEQUATE}; p = {_fmt(p, 2)})", right=None)
         elif not tested(s):  # no p-value: the designed answer was not reproduced (wrong, not undecided)
             row.update(found="not tested (no neighbourhood had enough valid galaxies)", right=False)
         else:

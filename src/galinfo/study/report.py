@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from galinfo.causal.pipeline import regression_cell
 from galinfo.report.html import Figure, Section, TableBlock, render_html, write_text_atomic
 
 ATOM_WORDS = {
@@ -245,13 +246,14 @@ def results_markdown(results: dict, title: str, command: str) -> str:
             out.append("")
     if results.get("causal"):
         out += ["## Local tests in the latent space", "",
-                "| question | k | paper r | paper baseline | calibrated r | effect size | whole-sample p | frac p ≤ 0.05 | BH discoveries |",
-                "|---|---|---|---|---|---|---|---|---|"]
+                "| question | k | paper r | paper baseline | calibrated r | effect size | whole-sample p | frac p ≤ 0.05 | BH discoveries | regression R² (y, x) | verdict |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
         for q, c in results["causal"].items():
             cal = c.get("calibrated") or {}
             out.append(f"| {esc(q)} | {c['k']} | {_f(c['paper']['mean_r'])} | {_f(c['paper']['mean_r_perm'])} | "
                        f"{_f(cal.get('mean_r'))} | {_f(cal.get('effect_size'))} | {_pvalue(cal.get('global_pvalue'))} | "
-                       f"{_f(cal.get('frac_p_below_alpha'))} | {cal.get('n_reject_bh')} |")
+                       f"{_f(cal.get('frac_p_below_alpha'))} | {cal.get('n_reject_bh')} | "
+                       f"{esc(regression_cell(cal))} | {esc(cal.get('verdict', 'n/a'))} |")
         out.append("")
     disc = results.get("discovery") or {}
     if disc.get("edges"):
