@@ -11,7 +11,7 @@ from galinfo.models import evaluate, predict, train
 from galinfo.models.checkpoint import BEST, LAST, load_checkpoint
 from galinfo.models.config import make_config
 from galinfo.models.outputs import read_predictions
-from galinfo.models.training import BatchOrder, lr_factor
+from galinfo.models.training import BatchOrder, lr_factor, may_stop_early
 
 
 def _weights(run):
@@ -80,9 +80,18 @@ def test_early_stopping_stops_and_keeps_best(tiny_dataset, tmp_path):
     run = train(tiny_dataset, tmp_path / "es", inputs="M_ugriz", preset="tiny", batch_size=32,
                 max_steps=200, eval_every=1, checkpoint_every=50, patience=2, lr=0.3)
     state = load_checkpoint(run / LAST)["run_state"]
-    assert state["stopped_early"] and state["step"] < 200
-    assert state["evals_since_best"] == 2
+    assert state["stopped_early"] and round(200 / 3) <= state["step"] < 200  # not before the rate drops
+    assert state["evals_since_best"] >= 2
     assert load_checkpoint(run / BEST)["run_state"]["step"] == state["best_step"]
+
+
+def test_early_stopping_waits_for_the_learning_rate_to_decay():
+    step_cfg = make_config("M_ugriz", preset="tiny", max_steps=300)
+    assert not may_stop_early(99, step_cfg) and may_stop_early(100, step_cfg)
+    one = make_config("M_ugriz", preset="tiny", max_steps=1000, lr_schedule="onecycle")
+    allowed = [s for s in range(1, 1001) if may_stop_early(s, one)]
+    assert allowed[0] > 500 and allowed[-1] == 1000  # past the warm-up and half of the decay
+    assert all(lr_factor(s, 1000, 1 / 3, 5, "onecycle") <= 0.5 for s in allowed)
 
 
 def test_batch_order_covers_each_epoch_once():

@@ -30,7 +30,7 @@ def _config(path):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    return write_dataset(tmp_path_factory.mktemp("ds") / "cat", make_catalog(240, seed=5))
+    return write_dataset(tmp_path_factory.mktemp("ds") / "cat", make_catalog(400, seed=5))
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,16 @@ def test_dependence_applies_when_inputs_and_extra_variable_cover_it():
     assert not designed_answer_applies(AXIS, "z", question("M_ugriz", "ab_r", "z"))
 
 
+def test_dependence_given_magnitudes_does_not_apply_given_images():
+    # ab_r is measured on the images: given them the path through the disc axis ratio is blocked,
+    # so the dependence the magnitudes leave open is no designed answer of an image latent
+    for given in (None, "z"):
+        assert not designed_answer_applies(AXIS_MAGS, "logmstar", question("I_ugriz", "ab_r", given))
+        assert not designed_answer_applies(AXIS, "logmstar", question("I_ugriz|M_W123|zspec", "ab_r", given))
+    null = DESIGNED_ANSWERS["c_designed_nulls"]["expect"][1]
+    assert designed_answer_applies(null, "logmstar", question("I_ugriz", "null_noise"))
+
+
 def test_truth_check_gives_one_row_per_answer_and_question():
     from galinfo.mock.dag import truth_dag
     from galinfo.study.analyses import truth_check_causal

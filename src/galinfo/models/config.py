@@ -6,6 +6,7 @@ unknown fields raise :class:`~galinfo.errors.ConfigError`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from galinfo.data.binning import TargetBins
@@ -31,6 +32,9 @@ class TrainConfig:
     faster on short CPU budgets). ``amortised``: one network for every union of the input groups of
     ``inputs`` (see :mod:`galinfo.models.amortised`), trained with random group masks; ``subsets``
     are the focus input sets drawn with probability ``p_focus`` (default: those the paper needs).
+    ``recon_scale`` multiplies the paper's reconstruction weight of the ``scl`` loss (100 for images,
+    1 for photometry): below 1 the latent spends less of itself on reconstructing the inputs and
+    stays closer to sufficient for the target (docs/models.md).
     """
 
     inputs: str
@@ -61,6 +65,7 @@ class TrainConfig:
     amortised: bool = False
     subsets: tuple[str, ...] = ()
     p_focus: float = 0.5
+    recon_scale: float = 1.0
 
     def __post_init__(self) -> None:
         iset = parse_inputs(self.inputs)
@@ -72,6 +77,8 @@ class TrainConfig:
             raise ConfigError("amortised models use the 'ce' objective (latent models stay dedicated)")
         if self.subsets and not self.amortised:
             raise ConfigError("subsets (focus input sets) apply to amortised models only")
+        if not (math.isfinite(self.recon_scale) and self.recon_scale >= 0):
+            raise ConfigError(f"recon_scale={self.recon_scale} must be a finite number >= 0")
         if not 0.0 <= self.p_focus <= 1.0:
             raise ConfigError(f"p_focus={self.p_focus} must be in [0, 1]")
         if self.objective not in OBJECTIVES:

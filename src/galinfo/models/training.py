@@ -120,11 +120,12 @@ class BatchOrder:
 class LossModule(nn.Module):
     """Computes the objective of one batch; returns (loss, dict of parts)."""
 
-    def __init__(self, model: GalaxyModel, objective: str) -> None:
+    def __init__(self, model: GalaxyModel, objective: str, recon_scale: float = 1.0) -> None:
         super().__init__()
         self.model = model
         self.objective = objective
-        self.recon_weight = losses.IMAGE_RECON_WEIGHT if model.cfg.has_images else losses.TABULAR_RECON_WEIGHT
+        paper = losses.IMAGE_RECON_WEIGHT if model.cfg.has_images else losses.TABULAR_RECON_WEIGHT
+        self.recon_weight = recon_scale * paper
 
     def forward(self, image: torch.Tensor | None, tab: torch.Tensor, y_bin: torch.Tensor,
                 image2: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -136,8 +137,9 @@ class LossModule(nn.Module):
             return loss, {"ce": loss.detach()}
         n = len(y_bin)
         if m.cfg.has_images:
-            # two rotated/flipped copies of each galaxy: rows i and i + n are positives
-            x = torch.cat([image, image2])
+            # two rotated/flipped copies of each galaxy: rows i and i + n are positives (a
+            # rotation-invariant model is not augmented: its two copies are the same image)
+            x = torch.cat([image, image if image2 is None else image2])
             tab2 = torch.cat([tab, tab]) if tab_in is not None else None
             y2 = torch.cat([y_bin, y_bin])
             galaxy = torch.arange(n, device=y_bin.device).repeat(2)
@@ -382,7 +384,7 @@ def train(
             log.info("run %s already finished at step %d", out, state.step)
             return out
         state.finished = False
-    loss_module: nn.Module = LossModule(model, cfg.objective)
+    loss_module: nn.Module = LossModule(model, cfg.objective, cfg.recon_scale)
     if world > 1:  # pragma: no cover
         from torch.nn.parallel import DistributedDataParallel
 
@@ -505,7 +507,17 @@ def _evaluate_and_track(model, va, device, bf16, channels_last, cfg, state: RunS
         save_checkpoint(out / BEST, best)
     else:
         state.evals_since_best += 1
-    return cfg.patience > 0 and state.evals_since_best >= cfg.patience
+    return cfg.patience > 0 and state.evals_since_best >= cfg.patience and may_stop_early(state.step, cfg)
+
+
+def may_stop_early(step: int, cfg: TrainConfig) -> bool:
+    """Early stopping waits for the learning rate to come down: a run stopped while the rate is
+    still high keeps weights far from what the decay would reach. ``step``: after the drop;
+    ``onecycle``: once the factor has decayed to half of its peak."""
+    factor = lr_factor(step, cfg.max_steps, cfg.lr_drop_fraction, cfg.lr_drop_factor, cfg.lr_schedule)
+    if cfg.lr_schedule == "onecycle":
+        return step > ONECYCLE_WARMUP * cfg.max_steps and factor <= 0.5
+    return factor < 1.0
 
 
 def _progress(enabled: bool, total: int, done: int, name: str):

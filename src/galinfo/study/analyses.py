@@ -180,8 +180,8 @@ def designed_answer_applies(expect: dict, target: str, question: dict) -> bool:
     it is independent of X given those inputs (contraction); conditioning on a variable outside the
     inputs (e.g. z for an ``M_ugriz`` latent) breaks that, since S was not trained to be sufficient
     given it. So a designed independence applies only when its conditioning set and the question's
-    extra variable lie inside the inputs; a designed dependence applies whenever the inputs and the
-    extra variable cover its conditioning set.
+    extra variable lie inside the inputs; a designed dependence applies when catalogue inputs and the
+    extra variable cover its conditioning set (not to image inputs, which determine more than it).
     """
     if expect.get("y") != target or expect.get("x") != question["query"]:
         return False
@@ -192,7 +192,9 @@ def designed_answer_applies(expect: dict, target: str, question: dict) -> bool:
     extra = {question["given"]} if question["given"] else set()
     if expect["independent"]:
         return set(given) <= inputs and extra <= inputs
-    return set(given) <= inputs | extra
+    # A dependence given G need not survive conditioning on more than G: images determine every
+    # measured shape (ab_*, r50_*), which can block the path, so it applies to catalogue inputs only.
+    return set(given) <= inputs | extra and not parse_inputs(question["input_set"]).has_images
 
 
 def designed_expectations(truth: dict, target: str, question: dict) -> list[tuple[str, dict]]:

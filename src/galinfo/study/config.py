@@ -22,7 +22,7 @@ from galinfo.info.tuples import PAPER_TUPLES, TupleSpec, band_study_tuples
 DATASET_KINDS = ("mock", "path", "na10", "lcs", "table")
 PID_ESTIMATORS = ("model", "catalog")
 PID_MODELS = ("amortised", "dedicated")
-PRESETS = ("quickstart", "na10", "paper")
+PRESETS = ("quickstart", "reproduce", "na10", "paper")
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ def load_config(path: str | os.PathLike) -> StudyConfig:
 
 
 def load_preset(name: str) -> StudyConfig:
-    """A study preset shipped with galinfo: quickstart, na10 or paper."""
+    """A study preset shipped with galinfo: quickstart, reproduce, na10 or paper."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
     text = resources.files("galinfo").joinpath("presets", f"{name}.yaml").read_text()

@@ -381,7 +381,7 @@ def _run_model(study: Study, step: Step) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     write_text_atomic(key_file, train_key)
     lo, hi = p["target_range"]
-    extra = {k: p[k] for k in ("arch", "batch_size") if k in p}
+    extra = {k: p[k] for k in ("arch", "arch_overrides", "batch_size") if k in p}
     if amortised:
         extra.update(amortised=True, subsets=tuple(p["subsets"]), lr_schedule="onecycle")
     train(study.dataset_path, run, inputs=p["inputs"], objective=p["objective"], preset=p["preset"],
