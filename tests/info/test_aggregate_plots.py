@@ -7,7 +7,7 @@ import pytest
 from astropy.table import Table
 
 from galinfo.info import binned, per_galaxy_table, summarize
-from galinfo.info.plots import plot_atom_bars, plot_stack
+from galinfo.info.plots import plot_atom_bars, plot_band_study, plot_stack
 
 
 @pytest.fixture
@@ -60,6 +60,8 @@ def test_figures_are_written(table, tmp_path):
     files = plot_atom_bars({"<A, B>": s, "<C, D>": s}, tmp_path / "bars")
     assert all(f.exists() for f in files)
     assert isinstance(s, Table)
+    files = plot_band_study({"<I_u, I_griz>": s, "<I_g, I_uriz>": s}, tmp_path / "band", names=["u", "g"], title="t")
+    assert [f.suffix for f in files] == [".png", ".pdf"] and all(f.stat().st_size > 1000 for f in files)
 
 
 def test_binned_with_a_class_below_the_minimum_count(table):

@@ -45,3 +45,15 @@ def test_parse():
     assert t.models == ("M_ugriz", "Morph", "M_ugriz|Morph")
     with pytest.raises(ConfigError):
         TupleSpec.parse("M_ugriz")
+
+
+def test_band_studies_are_the_band_study_tuples_by_id():
+    from galinfo.info.tuples import BAND_STUDIES, band_studies
+
+    studies = band_studies()
+    assert list(studies) == list(BAND_STUDIES) == [2, 3, 4, 5]
+    assert [len(v) for v in studies.values()] == [5, 4, 8, 7]
+    assert tuple(t for v in studies.values() for t in v) == band_study_tuples()
+    assert all(parse_inputs(t.source1).has_images for t in studies[2] + studies[3])
+    assert not any(parse_inputs(t.source1).has_images for t in studies[4] + studies[5])
+    assert {t.union for t in studies[2] + studies[3]} == {"I_ugriz"}

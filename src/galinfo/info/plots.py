@@ -127,3 +127,48 @@ def plot_atom_bars(
     # below the panels: at the top, constrained layout puts the legend over the suptitle
     fig.legend(loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     return _save(fig, stem)
+
+
+def plot_band_study(
+    summaries: Mapping[str, Table],
+    stem: str | os.PathLike,
+    *,
+    names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> list[Path]:
+    """Stacked bars of the mean atoms of a band study, one panel per group (class): one bar per
+    tuple (named by its first source), positive atoms stacked above zero, negative ones below, and
+    the union's mean information ``i12`` as a black mark. ``summaries`` as for :func:`plot_atom_bars`.
+    """
+    from matplotlib.figure import Figure
+
+    labels = list(summaries)
+    names = list(names) if names is not None else labels
+    groups = list(dict.fromkeys(g for s in summaries.values() for g in np.asarray(s["group"]).astype(str)))
+    fig = Figure(figsize=(2.2 + (0.45 * len(labels) + 0.8) * len(groups), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
+    xs = np.arange(len(labels))
+    atom_names = atom_labels("band(s)", "the rest")
+    for ax, g in zip(axes, groups, strict=True):
+        ax.axhline(0, color="0.3", lw=0.6)
+        pos, neg, total = np.zeros(len(labels)), np.zeros(len(labels)), np.full(len(labels), np.nan)
+        for a in ATOMS:
+            v = np.full(len(labels), np.nan)
+            for j, lab in enumerate(labels):
+                s = summaries[lab]
+                row = np.flatnonzero(np.asarray(s["group"]).astype(str) == g)
+                if row.size:
+                    v[j] = s[int(row[0])][a]
+                    total[j] = s[int(row[0])]["i12"]
+            vp, vn = np.clip(np.nan_to_num(v), 0, None), np.clip(np.nan_to_num(v), None, 0)
+            ax.bar(xs, vp, 0.7, bottom=pos, color=ATOM_COLORS[a], label=atom_names[a] if g == groups[0] else None)
+            ax.bar(xs, vn, 0.7, bottom=neg, color=ATOM_COLORS[a])
+            pos, neg = pos + vp, neg + vn
+        ax.plot(xs, total, "k_", ms=14, mew=2, label="union $i_{12}$" if g == groups[0] else None)
+        ax.set_xticks(xs, names, rotation=45, ha="right", fontsize=8)
+        ax.set_title(g, fontsize=9)
+    axes[0].set_ylabel("mean pointwise information (nats)")
+    if title:
+        fig.suptitle(title)
+    fig.legend(loc="outside lower center", ncol=5, fontsize=8, frameon=False)
+    return _save(fig, stem)

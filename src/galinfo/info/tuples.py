@@ -70,26 +70,37 @@ def _mag_name(mags: Iterable[str]) -> str:
     return "M_" + "".join(_MAG_TOKEN[m] for m in mags)
 
 
+BAND_STUDIES: dict[int, str] = {
+    2: "each image band against the other four",
+    3: "each adjacent pair of image bands against the other three",
+    4: "each magnitude against the other seven",
+    5: "each adjacent pair of magnitudes against the other six",
+}
+"""The band studies by id (the paper's five tuples are study 1)."""
+
+
+def band_studies() -> dict[int, tuple[TupleSpec, ...]]:
+    """The tuples of each band study of :data:`BAND_STUDIES`; the union is always all 5 image bands
+    or all 8 magnitudes."""
+    all_bands = "".join(BANDS)
+    all_mags = _mag_name(MAGNITUDES)[2:]
+    mag_pairs = [(a, b) for a, b in zip(MAGNITUDES[:-1], MAGNITUDES[1:], strict=True)]
+    return {
+        2: tuple(TupleSpec(f"I_{b}", f"I_{all_bands}-{b}") for b in BANDS),
+        3: tuple(TupleSpec(f"I_{a}{b}", f"I_{all_bands}-{a}{b}") for a, b in zip(BANDS[:-1], BANDS[1:], strict=True)),
+        4: tuple(TupleSpec(_mag_name([m]), f"M_{all_mags}-{_MAG_TOKEN[m]}") for m in MAGNITUDES),
+        5: tuple(TupleSpec(_mag_name([a, b]), f"M_{all_mags}-{_MAG_TOKEN[a]}{_MAG_TOKEN[b]}") for a, b in mag_pairs),
+    }
+
+
 def band_study_tuples() -> tuple[TupleSpec, ...]:
-    """The paper's band studies; the union is always all 5 image bands or all 8 magnitudes.
+    """Every tuple of the paper's band studies (:func:`band_studies`), in study order.
 
     Each image band vs the other four; each adjacent image band pair (ug, gr, ri, iz) vs the other
     three; each of the 8 magnitudes vs the other seven; each adjacent magnitude pair
     (ug, gr, ri, iz, zW1, W1W2, W2W3) vs the other six.
     """
-    out: list[TupleSpec] = []
-    all_bands = "".join(BANDS)
-    for b in BANDS:
-        out.append(TupleSpec(f"I_{b}", f"I_{all_bands}-{b}"))
-    for a, b in zip(BANDS[:-1], BANDS[1:], strict=True):
-        out.append(TupleSpec(f"I_{a}{b}", f"I_{all_bands}-{a}{b}"))
-    all_mags = _mag_name(MAGNITUDES)[2:]
-    for m in MAGNITUDES:
-        out.append(TupleSpec(_mag_name([m]), f"M_{all_mags}-{_MAG_TOKEN[m]}"))
-    for a, b in zip(MAGNITUDES[:-1], MAGNITUDES[1:], strict=True):
-        pair = _MAG_TOKEN[a] + _MAG_TOKEN[b]
-        out.append(TupleSpec(_mag_name([a, b]), f"M_{all_mags}-{pair}"))
-    return tuple(out)
+    return tuple(t for group in band_studies().values() for t in group)
 
 
 def plan_models(tuples: Iterable[TupleSpec]) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ class Figure:
 
     path: Path
     caption: str
+    folded: bool = False  # shown inside a closed <details> element, for the page to stay readable
 
 
 @dataclass
@@ -60,9 +61,9 @@ def _cell(value: object) -> str:
         text = f"{value:.4g}"
     else:
         text = str(value)
-    if text in ("right", "yes"):
+    if text in ("right", "yes", "agrees"):
         return f'<td class="ok">{html.escape(text)}</td>'
-    if text in ("wrong", "no"):
+    if text in ("wrong", "no", "differs"):
         return f'<td class="bad">{html.escape(text)}</td>'
     return f"<td>{html.escape(text)}</td>"
 
@@ -90,7 +91,10 @@ def render_html(title: str, subtitle: str, sections: Sequence[Section]) -> str:
             if t.caption:
                 out.append(f'<p class="lead">{html.escape(t.caption)}</p>')
         for f in s.figures:
-            out.append(f"<figure>{_img(f.path)}<figcaption>{html.escape(f.caption)}</figcaption></figure>")
+            fig = f"<figure>{_img(f.path)}<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+            if f.folded:
+                fig = f"<details><summary>{html.escape(f.caption.split(':')[0])}</summary>{fig}</details>"
+            out.append(fig)
         out.append("</section>")
     out.append("</body></html>")
     return "\n".join(out)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from galinfo.causal.pipeline import regression_cell
+from galinfo.info.tuples import band_study_tuples
 from galinfo.report.html import Figure, Section, TableBlock, render_html, write_text_atomic
 
 ATOM_WORDS = {
@@ -143,7 +144,7 @@ def breakdown_tables(models: list[dict]) -> list[TableBlock]:
     return tables
 
 
-def pid_section(pids: list[dict], bar_figure: Figure | None) -> Section:
+def pid_section(pids: list[dict], bar_figure: Figure | None, band_figures: list[Figure] = ()) -> Section:
     rows = []
     for p in pids:
         for g in p["summary"]:
@@ -172,11 +173,13 @@ def pid_section(pids: list[dict], bar_figure: Figure | None) -> Section:
             "Gaussian; they should rank the tuples' atoms like the pointwise table, not equal it."))
     if bar_figure:
         sec.figures.append(bar_figure)
+    sec.figures.extend(band_figures)
+    band = {t.label for t in band_study_tuples()}
     for p in pids:
         for f in p.get("figures", []):
             sec.figures.append(Figure(Path(f), f"{p['tuple']}: mean atoms in bins of {Path(f).stem.removeprefix('stack_')}, "
                                       "one panel per class; positive atoms stacked above zero, negative ones below; "
-                                      "the line is the union's total information."))
+                                      "the line is the union's total information.", folded=p["tuple"] in band))
     return sec
 
 
@@ -200,6 +203,7 @@ def _default(o: Any) -> Any:
 
 
 VERDICTS = {True: "right", False: "wrong", None: "undecided"}
+VERDICT_WORDS = {True: "yes", False: "no"}
 
 
 def truth_section(checks: list[dict]) -> Section:
@@ -235,6 +239,22 @@ def results_markdown(results: dict, title: str, command: str) -> str:
             out.append(f"| {esc(name)} | {t.get('n')} | {_f(t.get('bias'))} | {_f(t.get('sigma_mad'))} | "
                        f"{_f(t.get('eta'))} | {_f(t.get('crps'))} |")
         out.append("")
+    if results.get("sufficiency"):
+        out += ["## Latent sufficiency (validation cross-entropy, nats per galaxy)", "",
+                "| latent | latent model | ce model | gap | sufficient |", "|---|---|---|---|---|"]
+        for latent, v in results["sufficiency"].items():
+            out.append(f"| {esc(latent)} | {_f(v.get('val_ce_latent'))} | {_f(v.get('val_ce_ce'))} | "
+                       f"{_f(v.get('gap_nats'))} | {VERDICT_WORDS.get(v.get('sufficient'), 'unknown')} |")
+        out.append("")
+    if results.get("images_vs_photometry"):
+        out += ["## Images against photometry (test split, paired)", "",
+                "| images | photometry | n | σ_MAD images | σ_MAD photometry | Δσ_MAD (dex) | Δi (nats) |",
+                "|---|---|---|---|---|---|---|"]
+        for r in results["images_vs_photometry"]:
+            out.append(f"| {esc(r['images'])} | {esc(r['photometry'])} | {r['n']} | {_f(r['sigma_mad_a'], 4)} | "
+                       f"{_f(r['sigma_mad_b'], 4)} | {r['d_sigma_mad']:+.4f} ± {r['d_sigma_mad_se']:.4f} | "
+                       f"{r['d_info']:+.3f} ± {r['d_info_se']:.3f} |")
+        out.append("")
     if results.get("pid"):
         out += ["## Information decomposition (nats, mean [95% bootstrap interval])", ""]
         for tup, rows in results["pid"].items():
@@ -260,9 +280,19 @@ def results_markdown(results: dict, title: str, command: str) -> str:
         out += ["## Causal discovery (PC, KNN-CMI test)", "", f"{disc['n_rows']} galaxies; edges:", ""]
         out += [f"- `{e}`" for e in disc["edges"]]
         out.append("")
-    for check in results.get("truth_check", []) or []:
-        out.append(f"- {check['answer']}: {check['test']}: expected {check['expected']}, found {check['found']} "
-                   f"({VERDICTS[check['right']]})")
+    if results.get("paper_vs_run"):
+        out += ["## The paper against this run", "", "| paper | this run | | why |", "|---|---|---|---|"]
+        words = {True: "agrees", False: "differs", None: "not tested"}
+        for r in results["paper_vs_run"]:
+            out.append(f"| {esc(r['paper'])} | {esc(r['this_run'])} | {words[r['agrees']]} | {esc(r['why'])} |")
+        out.append("")
+    if results.get("truth_check"):
+        out += ["## Check against the mock's known truth", "",
+                "| designed answer | test | expected | p | Holm p | found | verdict |", "|---|---|---|---|---|---|---|"]
+        for c in results["truth_check"]:
+            out.append(f"| {c['answer']} | {esc(c['test'])} | {c['expected']} | {_pvalue(c.get('p'))} | "
+                       f"{_pvalue(c.get('p_holm'))} | {esc(c['found'])} | {VERDICTS[c['right']]} |")
+        out.append("")
     return "\n".join(out) + "\n"
 
 

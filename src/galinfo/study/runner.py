@@ -529,6 +529,8 @@ def _run_report(study: Study, step: Step) -> dict:
     from galinfo.report.figures import plot_estimates, plot_pit
     from galinfo.report.html import Figure
     from galinfo.study import report as rep
+    from galinfo.study.comparisons import images_section, images_vs_photometry
+    from galinfo.study.paper_claims import paper_section, paper_vs_run
 
     by_kind: dict[str, list[dict]] = {}
     for s in study.steps:
@@ -554,15 +556,18 @@ def _run_report(study: Study, step: Step) -> dict:
                               "Probability integral transform of the true mass under each latent model's pdf: a flat "
                               "histogram means calibrated pdfs, a U shape over-confident ones, a hump under-confident ones."))
     sufficiency = analyses.latent_sufficiency(study)
+    images = images_vs_photometry(models, seed=study.cfg.seed)
     sections = [rep.dataset_section(study.summaries["dataset"]),
                 rep.estimation_section(models, by_kind.get("knn", []), figures, sufficiency)]
+    if images:
+        sections.append(images_section(images))
     pids = by_kind.get("pid", [])
     if pids:
         tables = {p["tuple"]: Table(rows=p["summary"]) for p in pids}
         files = plot_atom_bars(tables, fig_dir / "pid_bars", title="mean pointwise information atoms (nats)")
         bar = Figure(Path(files[0]), "Mean information atoms of every tuple (nats) with 95% bootstrap intervals, "
                                      "for all test galaxies and per class.")
-        sections.append(rep.pid_section(pids, bar))
+        sections.append(rep.pid_section(pids, bar, band_study_figures(tables, fig_dir)))
     for kind, handler in STEP_KINDS.items():
         if handler.section is not None and by_kind.get(kind):
             sections.append(handler.section(study, by_kind[kind]))
@@ -574,17 +579,44 @@ def _run_report(study: Study, step: Step) -> dict:
         "estimation": {f"{m['objective']}:{m['inputs']}": m["metrics"] for m in models},
         "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
         "sufficiency": sufficiency,
+        "images_vs_photometry": images,
         "pid": {p["tuple"]: p["summary"] for p in pids},
         "pid_copula": {p["tuple"]: p["copula"] for p in pids if p.get("copula")},
         "causal": {c["question"]: c for c in by_kind.get("causal", [])},
         "discovery": by_kind.get("discover", [{}])[0],
     }
+    claims = paper_vs_run(results)
+    if claims:
+        results["paper_vs_run"] = claims
+        sections.append(paper_section(claims))
     truth = truth_check(study, by_kind)
     if truth is not None:
         results["truth_check"] = truth
         sections.append(rep.truth_section(truth))
     html_path, json_path = rep.write_report(study.out, f"galinfo study: {study.cfg.name}", sections, results)
     return {"html": str(html_path), "json": str(json_path)}
+
+
+def band_study_figures(tables: dict, fig_dir: Path) -> list:
+    """One stacked-bar figure per band study (:data:`galinfo.info.tuples.BAND_STUDIES`) whose tuples
+    the study decomposed: the atoms of each tuple, one panel per class."""
+    from galinfo.info.plots import plot_band_study
+    from galinfo.info.tuples import BAND_STUDIES, band_studies
+    from galinfo.report.html import Figure
+
+    figures = []
+    for sid, tuples in band_studies().items():
+        present = {t.label: tables[t.label] for t in tuples if t.label in tables}
+        if len(present) < 2:
+            continue
+        names = [lab.split(",")[0].removeprefix("<").split("_", 1)[1] for lab in present]
+        files = plot_band_study(present, fig_dir / f"band_study_{sid}", names=names,
+                                title=f"band study {sid}: {BAND_STUDIES[sid]}")
+        figures.append(Figure(Path(files[0]), f"Band study {sid}, {BAND_STUDIES[sid]}: mean atoms of each tuple "
+                                              "(nats), one panel per class; redundant, unique and synergistic "
+                                              "information stacked, positive above zero and negative below; the "
+                                              "black mark is the union's mean information."))
+    return figures
 
 
 def truth_check(study: Study, by_kind: dict[str, list[dict]]) -> list[dict] | None:
