@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # CPU-only machines take the pinned CPU build of torch (an unpinned torch pulls GBs of CUDA wheels).
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: quickstart test lint venv clean
+.PHONY: quickstart reproduce test lint venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: venv
 
 quickstart: venv
 	$(VENV)/bin/galinfo quickstart --seed 0 --out runs/quickstart
+
+# The paper's whole study on a 20k mock, on 2 CPU cores (about an hour; resumable).
+reproduce: venv
+	$(VENV)/bin/galinfo study --preset reproduce --out runs/reproduce --jobs 2
 
 clean:
 	rm -rf $(VENV) runs
