@@ -52,3 +52,17 @@ def test_claims_that_differ_say_why_and_missing_numbers_drop_the_claim():
     assert paper_vs_run({"pid": {}}) == []
     section = paper_section(list(rows.values()))
     assert [row[2] for row in section.tables[0].rows].count("differs") == 4
+
+
+def test_a_claim_on_a_latent_that_is_not_sufficient_is_undecided():
+    r = results(sufficiency={"I_ugriz": {"sufficient": False, "gap_nats": 0.08}})
+    row = next(x for x in paper_vs_run(r) if x["claim"] == "image_morphology_outside_latent")
+    assert row["agrees"] is None and "0.080 nats short" in row["this_run"] and "Not interpretable" in row["why"]
+
+
+def test_a_union_below_its_own_subset_is_named_as_the_model_s_doing():
+    r = results()
+    r["pid"]["<I_u, I_griz>"] = atoms(0.3, 1.2, 1.1)  # I_ugriz below I_griz: negative synergy for u
+    row = next(x for x in paper_vs_run(r) if x["claim"] == "band_synergy_involves_g")
+    assert row["agrees"] is False
+    assert "less informative than 1 of its four-band subsets" in row["why"] and "I_griz" in row["why"]

@@ -282,7 +282,7 @@ def results_markdown(results: dict, title: str, command: str) -> str:
         out.append("")
     if results.get("paper_vs_run"):
         out += ["## The paper against this run", "", "| paper | this run | | why |", "|---|---|---|---|"]
-        words = {True: "agrees", False: "differs", None: "not tested"}
+        words = {True: "agrees", False: "differs", None: "undecided"}
         for r in results["paper_vs_run"]:
             out.append(f"| {esc(r['paper'])} | {esc(r['this_run'])} | {words[r['agrees']]} | {esc(r['why'])} |")
         out.append("")
