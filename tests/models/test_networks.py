@@ -89,3 +89,16 @@ def test_model_needs_some_input():
     with pytest.raises(ConfigError):
         create_model("mlp_tiny", n_tabular=0)
     assert np.isfinite(create_model("mlp_tiny", n_tabular=2).n_parameters())
+
+
+def test_aperture_fluxes_stay_finite_for_decoded_images_far_outside_the_data():
+    import torch
+
+    from galinfo.models.networks import ApertureFluxes
+
+    layer = ApertureFluxes(16, (0.25, 0.5, 1.0))
+    x = torch.zeros(3, 2, 16, 16)
+    x[0, 0, 8, 8] = 200.0  # exp(200) overflows float32 without the cap
+    x[1, 1] = -150.0
+    out = layer(x)
+    assert torch.isfinite(out).all()

@@ -378,6 +378,10 @@ class ImageEncoder(nn.Module):
         return self.out(F.relu(self.dense(self._trunk(x, tab))))
 
 
+SIGNED_LOG_MAX = 30.0
+"""Largest |sign(x) ln(1 + |x|)| an aperture layer takes (about 1e13 counts; cutouts are far below)."""
+
+
 class ApertureFluxes(nn.Module):
     """Fixed aperture photometry: (B, C, H, W) signed-log pixels -> (B, C * R) arcsinh fluxes.
 
@@ -401,7 +405,9 @@ class ApertureFluxes(nn.Module):
         self.register_buffer("scale", torch.ones(0))
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
-        linear = torch.sign(x) * torch.expm1(torch.abs(x.float()))
+        # |x| is capped before the exponential: a reconstruction pass (scl) may feed decoded images
+        # far outside the data's range, and exp(> 88) overflows float32 (then NaN downstream)
+        linear = torch.sign(x) * torch.expm1(torch.abs(x.float()).clamp_max(SIGNED_LOG_MAX))
         return torch.asinh(linear.flatten(2) @ self.masks).flatten(1)  # (B, C * R)
 
     @torch.no_grad()
