@@ -158,3 +158,26 @@ def test_dask_missing_is_one_line(dataset, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"--dask needs dask.distributed: pip install 'galinfo\[dask\]'"):
         Study(_config(dataset), tmp_path / "s", progress=False, dask_address="tcp://127.0.0.1:1").run()
     assert not (tmp_path / "s" / "steps").exists()
+
+
+def test_steps_queued_in_a_pool_are_cancelled_after_a_failure(dataset, tmp_path):
+    import threading
+    from concurrent.futures import Future
+
+    from galinfo.study.plan import Step
+
+    study = Study(_config(dataset), tmp_path / "s", progress=False)
+    futures: dict[str, Future] = {}
+
+    def submit(step):  # a pool that starts only the first step; the others wait in its queue
+        fut = Future()
+        futures[step.name] = fut
+        if step.name == "a":
+            fut.set_running_or_notify_cancel()
+            threading.Timer(0.05, fut.set_exception, (RuntimeError("boom"),)).start()
+        return fut
+
+    steps = [Step("pid", name, {}, ()) for name in ("a", "b", "c")]
+    with pytest.raises(RuntimeError, match="boom"):
+        study._schedule(list(steps), submit, lambda names: None, lambda: None)
+    assert futures["b"].cancelled() and futures["c"].cancelled()

@@ -232,6 +232,9 @@ class Study:
                     summary = fut.result()
                 except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others finish
                     error = error or exc
+                    # a worker pool queues what it was given: steps not started yet are cancelled
+                    for queued in [f for f in running if f.cancel()]:
+                        running.pop(queued)
                     continue
                 try:
                     self._finish(step, summary)
