@@ -42,6 +42,11 @@ def images_vs_photometry(models: list[dict], seed: int = 0) -> list[dict]:
     return rows
 
 
+def images_ahead(row: dict) -> bool:
+    """Images ahead of photometry in one paired row: Δσ_MAD < 0 and Δi more than 2 standard errors above 0."""
+    return row["d_info"] > 2 * row["d_info_se"] and row["d_sigma_mad"] < 0
+
+
 def _pm(value: float, se: float) -> str:
     return f"{value:+.4f} ± {se:.4f}"
 
@@ -49,7 +54,7 @@ def _pm(value: float, se: float) -> str:
 def images_section(rows: list[dict]) -> Section:
     table = [[r["images"], r["photometry"], r["n"], f"{r['sigma_mad_a']:.4f}", f"{r['sigma_mad_b']:.4f}",
               _pm(r["d_sigma_mad"], r["d_sigma_mad_se"]), _pm(r["d_info"], r["d_info_se"]),
-              "images" if r["d_info"] > 2 * r["d_info_se"] and r["d_sigma_mad"] < 0 else
+              "images" if images_ahead(r) else
               "photometry" if r["d_info"] < -2 * r["d_info_se"] else "neither (within 2 SE)"]
              for r in rows]
     return Section("Images against photometry", [

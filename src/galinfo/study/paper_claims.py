@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from galinfo.info.tuples import band_studies
 from galinfo.report.html import Section, TableBlock
+from galinfo.study.comparisons import images_ahead
 
 ALL = "all"
+AGREEMENT_WORDS = {True: "agrees", False: "differs", None: "undecided"}
 
 
 def _row(results: dict, tuple_label: str, group: str = ALL) -> dict | None:
@@ -68,7 +71,7 @@ class ImagesBeatPhotometry(PaperClaim):
                     if r["images"] == "I_ugriz" and r["photometry"] == "M_ugriz|M_W123"), None)
         if row is None:
             return None
-        agrees = row["d_info"] > 2 * row["d_info_se"] and row["d_sigma_mad"] < 0
+        agrees = images_ahead(row)
         measured = (f"I_ugriz − M_ugriz|M_W123: Δi = {row['d_info']:+.3f} ± {row['d_info_se']:.3f} nats, "
                     f"Δσ_MAD = {row['d_sigma_mad']:+.4f} ± {row['d_sigma_mad_se']:.4f} dex")
         note = "" if agrees else ("The mock's images add resolved colours (bulge/disc) and sizes to the integrated "
@@ -99,12 +102,11 @@ class BandSynergyInvolvesG(PaperClaim):
     statement = "Strong synergy across and within bands, especially involving the g band (image band studies)."
 
     def check(self, results):
-        single = {t: _row(results, t) for t in results.get("pid", {}) if t.startswith("<I_") and
-                  len(t.split(",")[0].removeprefix("<I_")) == 1}
+        single = {t: _row(results, t.label) for t in band_studies()[2]}  # each image band vs the other four
         single = {t: g for t, g in single.items() if g is not None}
         if len(single) < 2:
             return None
-        syn = {t.split(",")[0].removeprefix("<I_"): g["syn"] for t, g in single.items()}
+        syn = {t.source1.removeprefix("I_"): g["syn"] for t, g in single.items()}
         top = max(syn, key=syn.get)
         positive = sum(v > 0 for v in syn.values())
         agrees = positive == len(syn) and top == "g"
@@ -112,7 +114,7 @@ class BandSynergyInvolvesG(PaperClaim):
                     + f" nats; largest: {top}")
         # a union less informative than one of its own subsets: the model, not the data (information
         # cannot drop when a band is added)
-        below = {t.split(",")[1].strip(" >"): g["i2"] - g["i12"] for t, g in single.items() if g["i2"] > g["i12"]}
+        below = {t.source2: g["i2"] - g["i12"] for t, g in single.items() if g["i2"] > g["i12"]}
         notes = []
         notes.append("g leads, as in the paper." if top == "g" else f"The largest synergy is {top}'s, not g's.")
         if positive < len(syn):
@@ -174,9 +176,8 @@ def paper_vs_run(results: dict) -> list[dict]:
 
 
 def paper_section(rows: list[dict]) -> Section:
-    words = {True: "agrees", False: "differs", None: "undecided"}
     return Section("The paper against this run", [
         "Each qualitative finding of Zhang, Lin, Ting et al. (2025), and what this run measured. Where the run "
         "differs, the last column says why, from what the data were built from."],
         tables=[TableBlock(["paper", "this run", "", "why"],
-                           [[r["paper"], r["this_run"], words[r["agrees"]], r["why"]] for r in rows])])
+                           [[r["paper"], r["this_run"], AGREEMENT_WORDS[r["agrees"]], r["why"]] for r in rows])])

@@ -17,6 +17,7 @@ import numpy as np
 from galinfo.causal.pipeline import regression_cell
 from galinfo.info.tuples import band_study_tuples
 from galinfo.report.html import Figure, Section, TableBlock, render_html, write_text_atomic
+from galinfo.study.paper_claims import AGREEMENT_WORDS
 
 ATOM_WORDS = {
     "red": "redundant", "unq1": "unique to source 1", "unq2": "unique to source 2", "syn": "synergistic",
@@ -282,9 +283,8 @@ def results_markdown(results: dict, title: str, command: str) -> str:
         out.append("")
     if results.get("paper_vs_run"):
         out += ["## The paper against this run", "", "| paper | this run | | why |", "|---|---|---|---|"]
-        words = {True: "agrees", False: "differs", None: "undecided"}
         for r in results["paper_vs_run"]:
-            out.append(f"| {esc(r['paper'])} | {esc(r['this_run'])} | {words[r['agrees']]} | {esc(r['why'])} |")
+            out.append(f"| {esc(r['paper'])} | {esc(r['this_run'])} | {AGREEMENT_WORDS[r['agrees']]} | {esc(r['why'])} |")
         out.append("")
     if results.get("truth_check"):
         out += ["## Check against the mock's known truth", "",

@@ -609,11 +609,11 @@ def band_study_figures(tables: dict, fig_dir: Path) -> list:
 
     figures = []
     for sid, tuples in band_studies().items():
-        present = {t.label: tables[t.label] for t in tuples if t.label in tables}
+        present = [t for t in tuples if t.label in tables]
         if len(present) < 2:
             continue
-        names = [lab.split(",")[0].removeprefix("<").split("_", 1)[1] for lab in present]
-        files = plot_band_study(present, fig_dir / f"band_study_{sid}", names=names,
+        names = [t.source1.split("_", 1)[1] for t in present]  # I_g -> g, M_W12 -> W12
+        files = plot_band_study({t.label: tables[t.label] for t in present}, fig_dir / f"band_study_{sid}", names=names,
                                 title=f"band study {sid}: {BAND_STUDIES[sid]}")
         figures.append(Figure(Path(files[0]), f"Band study {sid}, {BAND_STUDIES[sid]}: mean atoms of each tuple "
                                               "(nats), one panel per class; redundant, unique and synergistic "
