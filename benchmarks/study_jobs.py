@@ -2,8 +2,8 @@
 
 The mock is generated once (not timed); then the study's steps (models, KNN, decompositions,
 causal tests, discovery, report) run from that dataset twice, in one process and on two worker
-processes, into separate folders. Prints both times, their ratio (target >= 1.5 on 2 idle cores) and
-the largest relative difference between the two results.json files' numbers::
+processes, into separate folders. Prints a table: both times, their ratio (target >= 1.5 on 2 idle cores) and the largest
+relative difference between the two results.json files' numbers::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/study_jobs.py              # the quickstart's sizes
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/study_jobs.py --n 1000 --max-steps 100 --image-max-steps 50
@@ -68,12 +68,18 @@ def main() -> None:
         started = time.perf_counter()
         Study(on_disk, root / f"jobs{jobs}", progress=False, jobs=jobs).run()
         times[jobs] = time.perf_counter() - started
-        print(f"--jobs {jobs}: {times[jobs]:.0f} s")
-    print(f"speed-up --jobs {args.jobs} / --jobs 1: {times[1] / times[args.jobs]:.2f}x on {os.cpu_count()} cores "
-          f"(load average at the end {os.getloadavg()[0]:.1f})")
     diff = max_relative_difference(root / "jobs1" / "results.json", root / f"jobs{args.jobs}" / "results.json")
-    print(f"largest relative difference between the two results.json: {diff:.2g}")
-
+    rows = [
+        ("study wall time, --jobs 1", f"{times[1]:.0f} s", "baseline (this run)"),
+        (f"study wall time, --jobs {args.jobs}", f"{times[args.jobs]:.0f} s", "--jobs 1 (this run)"),
+        (f"speed-up --jobs {args.jobs} / --jobs 1", f"{times[1] / times[args.jobs]:.2f}x", "target >= 1.5x on 2 cores"),
+        ("largest relative difference of results.json numbers", f"{diff:.2g}", "float tolerance 1e-5"),
+        ("cores / load average at the end", f"{os.cpu_count()} / {os.getloadavg()[0]:.1f}", "idle machine: load ~ jobs"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}} | {'value':>10} | compared with")
+    for name, value, against in rows:
+        print(f"{name:<{width}} | {value:>10} | {against}")
 
 if __name__ == "__main__":
     main()
