@@ -6,10 +6,9 @@ learning).
 
 - :func:`crossfit_mean` (used by :mod:`galinfo.causal.citest`): scikit-learn ``cross_val_predict``
   over an ensemble of a ridge regression on quadratic + random Fourier features (smooth, oblique
-  and product structure; penalty by efficient leave-one-out) and exact-split gradient-boosted
-  trees (steps, clusters), blended per target on the out-of-fold error; a tree classifier gives
-  E[code | S] of a binary or categorical query. Repeated cross-fitting with a fold partition of
-  its own per target and repeat.
+  and product structure; penalty by efficient leave-one-out) and histogram gradient-boosted trees
+  (steps, clusters), blended per target on the out-of-fold error; a tree classifier gives
+  E[code | S] of a binary or categorical query.
 - :func:`crossfit_predict`: the earlier small torch MLP (2 hidden layers, SiLU, Adam, early
   stopping), kept for :func:`galinfo.causal.local.calibrated_local_test`.
 """
@@ -24,7 +23,7 @@ from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["crossfit_predict", "crossfit_mean", "best_blend", "is_categorical", "MAX_CATEGORIES", "CROSSFIT_REPEATS"]
+__all__ = ["crossfit_predict", "crossfit_mean", "best_blend", "is_categorical", "MAX_CATEGORIES"]
 
 
 def crossfit_predict(features: np.ndarray, targets: np.ndarray, *, folds: int = 5,
@@ -112,34 +111,23 @@ def is_categorical(values: np.ndarray) -> bool:
 
 def _members(categorical: bool, seed: int) -> list:
     """The ensemble: ridge regression on quadratic features (products of coordinates) and random
-    Fourier features (smooth, oblique structure), its penalty chosen by efficient leave-one-out, and
-    gradient-boosted trees with exact splits (steps, clusters, axis-aligned structure); a
-    histogram-tree classifier for a categorical target.
-
-    The regression trees split at midpoints between training values, not at histogram bin edges:
-    with binned trees both targets share the bins, so at a jump they share with Y and X_q the
-    galaxies on the wrong side of the bin edge and their errors line up (docs/causal.md)."""
-    from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingClassifier
+    Fourier features (smooth, oblique structure), its penalty chosen by efficient leave-one-out, and gradient-boosted
+    trees (steps, clusters, axis-aligned structure); a tree classifier for a categorical target."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.kernel_approximation import RBFSampler
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline, make_union
     from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
+    tree_kw = {"max_iter": 100, "learning_rate": 0.2, "max_leaf_nodes": 15, "early_stopping": True,
+               "validation_fraction": 0.15, "n_iter_no_change": 8, "random_state": seed}
     features = make_union(PolynomialFeatures(2, include_bias=False),
                           RBFSampler(gamma=RFF_GAMMA, n_components=RFF_FEATURES, random_state=seed))
     ridge = make_pipeline(StandardScaler(), features,
                           RidgeCV(alphas=np.logspace(-3, 3, 13), gcv_mode="svd"))
     if categorical:  # class probabilities from the trees; the ridge fits E[code | S] directly
-        return [HistGradientBoostingClassifier(max_iter=100, learning_rate=0.2, max_leaf_nodes=15,
-                                               early_stopping=True, validation_fraction=0.15,
-                                               n_iter_no_change=8, random_state=seed), ridge]
-    return [ridge, GradientBoostingRegressor(max_depth=4, n_estimators=300, learning_rate=0.3,
-                                             validation_fraction=0.15, n_iter_no_change=8,
-                                             random_state=seed)]
-
-
-#: cross-fits averaged per target, each with its own fold partition (repeated cross-fitting)
-CROSSFIT_REPEATS = 2
+        return [HistGradientBoostingClassifier(**tree_kw), ridge]
+    return [ridge, HistGradientBoostingRegressor(**tree_kw)]
 
 
 #: random Fourier features of the ridge member, and their RBF kernel's gamma on standardised inputs
@@ -169,48 +157,19 @@ def best_blend(target: np.ndarray, predictions: list[np.ndarray],
     return preds @ best_w, best_w
 
 
-def _column_seed(seed: int, column: int, repeat: int) -> int:
-    """Seed of one cross-fit of one target column: partitions differ between columns and repeats."""
-    return int(np.random.SeedSequence([seed, column, repeat]).generate_state(1)[0])
-
-
-def _crossfit_column(x: np.ndarray, col: np.ndarray, categorical: bool, folds: int, seed: int) -> np.ndarray:
-    """One cross-fit of E[col | x]: out-of-fold ridge and trees (or class probabilities), blended."""
-    from sklearn.model_selection import KFold, cross_val_predict
-
-    cv = KFold(folds, shuffle=True, random_state=seed)
-    ridge, trees = _members(False, seed)
-    mu, sd = col.mean(), col.std()
-    sd = sd if sd > 0 else 1.0
-    z = (col - mu) / sd
-    preds = [cross_val_predict(ridge, x, z, cv=cv) * sd + mu]
-    if categorical:
-        classes, codes = np.unique(col, return_inverse=True)
-        tree = _members(True, seed)[0]
-        preds.append(cross_val_predict(tree, x, codes, cv=cv, method="predict_proba") @ classes)
-    else:
-        preds.append(cross_val_predict(trees, x, z, cv=cv) * sd + mu)
-    blended, weights = best_blend(col, preds)
-    if categorical:  # an expected code lies between the smallest and the largest code
-        blended = np.clip(blended, col.min(), col.max())
-    log.debug("crossfit_mean (%s): blend weights ridge/trees %s",
-              "categorical" if categorical else "numeric", weights)
-    return blended
-
-
 def crossfit_mean(features: np.ndarray, targets: np.ndarray, *, folds: int = 5, seed: int = 0,
-                  categorical: list[bool] | None = None, repeats: int = CROSSFIT_REPEATS) -> np.ndarray:
+                  categorical: list[bool] | None = None) -> np.ndarray:
     """Cross-fitted E[target | features] of each column of ``targets`` ((n,) or (n, m)), in its units.
 
     Each point is predicted by models that never saw it (scikit-learn ``cross_val_predict``,
-    shuffled ``KFold``). Members (:func:`_members`): a random-Fourier-feature ridge and exact-split
-    gradient-boosted trees, blended by :func:`best_blend`. A categorical column
-    (``categorical=None``: :func:`is_categorical`) gets a tree classifier, predicting the expected
-    code sum_c c P(c | features) (a 0/1 query: its probability). Every column is cross-fitted
-    ``repeats`` times, each time with its own fold partition (seeded by ``seed``, the column and
-    the repeat), and the fits are averaged: the partitions of Y and X_q differ, so their errors do
-    not share a fold's training sample. Returns the shape of ``targets``.
+    shuffled ``KFold`` seeded by ``seed``). Members (:func:`_members`): a random-Fourier-feature
+    ridge fitted to all columns at once (penalty per column) and gradient-boosted trees per column,
+    blended per column by :func:`best_blend`. A categorical column (``categorical=None``:
+    :func:`is_categorical`) gets a tree classifier, predicting the expected code
+    sum_c c P(c | features) (a 0/1 query: its probability). Returns the shape of ``targets``.
     """
+    from sklearn.model_selection import KFold, cross_val_predict
+
     x = np.asarray(features, dtype=np.float64)
     t = np.asarray(targets, dtype=np.float64)
     one = t.ndim == 1
@@ -221,15 +180,27 @@ def crossfit_mean(features: np.ndarray, targets: np.ndarray, *, folds: int = 5, 
         raise DataValidationError("crossfit_mean: features or targets contain NaN/inf")
     if folds < 2:
         raise ConfigError(f"folds must be >= 2, got {folds}")
-    if repeats < 1:
-        raise ConfigError(f"repeats must be >= 1, got {repeats}")
     cats = [is_categorical(c) for c in t.T] if categorical is None else list(categorical)
+    cv = KFold(folds, shuffle=True, random_state=seed)
+    mu, sd = t.mean(axis=0), t.std(axis=0)
+    sd[sd == 0] = 1.0
+    ridge = _members(False, seed)[0]
+    ridge.set_params(ridgecv__alpha_per_target=t.shape[1] > 1)
+    ridge_pred = cross_val_predict(ridge, x, (t - mu) / sd, cv=cv).reshape(t.shape) * sd + mu
     out = np.empty_like(t)
     for j, cat in enumerate(cats):
         col = t[:, j]
-        if cat and np.unique(col).size < 2:
-            out[:, j] = col
-            continue
-        out[:, j] = np.mean([_crossfit_column(x, col, cat, folds, _column_seed(seed, j, r))
-                             for r in range(repeats)], axis=0)
+        if cat:
+            classes, codes = np.unique(col, return_inverse=True)
+            if classes.size < 2:
+                out[:, j] = col
+                continue
+            tree = _members(True, seed)[0]
+            tree_pred = cross_val_predict(tree, x, codes, cv=cv, method="predict_proba") @ classes
+        else:
+            tree = _members(False, seed)[1]
+            tree_pred = cross_val_predict(tree, x, (col - mu[j]) / sd[j], cv=cv) * sd[j] + mu[j]
+        out[:, j], weights = best_blend(col, [ridge_pred[:, j], tree_pred])
+        log.debug("crossfit_mean column %d (%s): blend weights ridge/trees %s", j,
+                  "categorical" if cat else "numeric", weights)
     return out[:, 0] if one else out
