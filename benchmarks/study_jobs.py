@@ -2,8 +2,8 @@
 
 The mock is generated once (not timed); then the study's steps (models, KNN, decompositions,
 causal tests, discovery, report) run from that dataset twice, in one process and on two worker
-processes, into separate folders. Prints a table: both times, their ratio (target >= 1.5 on 2 idle cores) and the largest
-relative difference between the two results.json files' numbers::
+processes, into separate folders. Prints a table: both times, their ratio (target >= 1.5 on 2 idle
+cores) and the largest relative difference between the two results.json files' numbers::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/study_jobs.py              # the quickstart's sizes
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/study_jobs.py --n 1000 --max-steps 100 --image-max-steps 50
@@ -80,6 +80,7 @@ def main() -> None:
     print(f"{'figure':<{width}} | {'value':>10} | compared with")
     for name, value, against in rows:
         print(f"{name:<{width}} | {value:>10} | {against}")
+
 
 if __name__ == "__main__":
     main()
