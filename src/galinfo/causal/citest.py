@@ -54,6 +54,7 @@ from galinfo.causal.local import (
     quadratic_residuals,
     within_permutation_pvalues,
 )
+from galinfo.causal.regress import STABILITY_SCALE
 from galinfo.data.validate import defined_rows, require_finite
 from galinfo.errors import ConfigError, DataValidationError
 
@@ -397,23 +398,31 @@ class _ResidualTest(CITest):
 
     needs_z = True
 
-    def __init__(self, *, folds: int = 5, k_diag: int = 50, r2_max: float = R2_MAX,
-                 cross_max: float = CROSS_MAX, **kw):
+    def __init__(self, *, folds: int = 5, repeats: int = 2, stability_scale: float | None = STABILITY_SCALE,
+                 k_diag: int = 50, r2_max: float = R2_MAX, cross_max: float = CROSS_MAX, **kw):
         super().__init__(**kw)
-        if folds < 2:
-            raise ConfigError(f"folds must be >= 2, got {folds}")
-        self.folds, self.k_diag, self.r2_max, self.cross_max = folds, k_diag, r2_max, cross_max
+        if folds < 2 or repeats < 1:
+            raise ConfigError(f"need folds >= 2 and repeats >= 1, got folds={folds}, repeats={repeats}")
+        if stability_scale is not None and stability_scale <= 0:
+            raise ConfigError(f"stability_scale must be > 0 or None, got {stability_scale}")
+        self.folds, self.repeats, self.stability_scale = folds, repeats, stability_scale
+        self.k_diag, self.r2_max, self.cross_max = k_diag, r2_max, cross_max
 
-    def residuals(self, data: CIData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-        """Cross-fitted residuals of y and x on [z, x_c] over ``rows``. A given ``y_pred`` (and no
-        x_c) is subtracted from y first, and what is left of y is regressed on z: the given
+    def residuals(self, data: CIData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """Cross-fitted residuals of y and x on [z, x_c] over ``rows``, and the stability weights.
+
+        Each target is cross-fitted ``repeats`` times with fold partitions of its own
+        (:func:`galinfo.causal.regress.crossfit_repeats`); the residual is against the mean fit and
+        the weight (:func:`galinfo.causal.regress.stability_weights`; 1 when ``stability_scale`` is
+        None or ``repeats`` is 1) down-weights galaxies whose fits are unstable. A given ``y_pred``
+        (and no x_c) is subtracted from y first, and what is left of y is regressed on z: the given
         E[Y | Z] is kept where it is right and corrected, out of fold, where it is not."""
-        from galinfo.causal.regress import crossfit_mean
+        from galinfo.causal.regress import crossfit_repeats, stability_weights
 
         blocks = [b for b in (data.z, None if data.x_c is None else data.x_c[:, None]) if b is not None]
         if not blocks:  # unconditional: the residuals are the centred variables
             x, y = data.x[rows], data.y[rows]
-            return y - y.mean(), x - x.mean(), "unconditional"
+            return y - y.mean(), x - x.mean(), np.ones(rows.size), "unconditional"
         feats = np.hstack([b[rows] for b in blocks])
         y, how = data.y[rows], "cross-fitted"
         if data.y_pred is not None and data.x_c is None:
@@ -422,9 +431,11 @@ class _ResidualTest(CITest):
                 raise DataValidationError("y_pred has NaN/inf on rows with finite x and y")
             # the given E[Y | Z] (e.g. a model's in-sample head) plus a cross-fitted correction on Z
             y, how = y - yp, "given y_pred + cross-fitted correction"
-        pred = crossfit_mean(feats, np.stack([y, data.x[rows]], axis=1), folds=self.folds, seed=self.seed)
-        ry, rx = y - pred[:, 0], data.x[rows] - pred[:, 1]
-        return ry, rx, how
+        fits = crossfit_repeats(feats, np.stack([y, data.x[rows]], axis=1), repeats=self.repeats,
+                                folds=self.folds, seed=self.seed)
+        pred = fits.mean(axis=0)
+        weight = np.ones(rows.size) if self.stability_scale is None else stability_weights(fits, self.stability_scale)
+        return y - pred[:, 0], data.x[rows] - pred[:, 1], weight, how
 
     def diagnose(self, data: CIData, rows: np.ndarray, ry: np.ndarray, rx: np.ndarray) -> Diagnostic | None:
         if data.z is None:
@@ -450,10 +461,11 @@ class GCMTest(_ResidualTest):
 
     def fit(self, data, rng):
         rows = _finite_rows(data)
-        ry, rx, how = self.residuals(data, rows)
-        fit = _Fit(rows, arrays={"ry": ry, "rx": rx})
+        ry, rx, weight, how = self.residuals(data, rows)
+        root = np.sqrt(weight)
+        fit = _Fit(rows, arrays={"ry": root * ry, "rx": root * rx})
         fit.diagnostic = self.diagnose(data, rows, ry, rx)
-        fit.extra = {"y_given_z": how}
+        fit.extra = {"y_given_z": how, "mean_weight": float(weight.mean())}
         return fit
 
     def statistic(self, fit, perm):
@@ -490,10 +502,11 @@ class CalibratedLocalTest(_ResidualTest):
 
     def fit(self, data, rng):
         rows = _finite_rows(data)
-        ry_rows, rx_rows, how = self.residuals(data, rows)
-        ry = np.full(data.n, np.nan)
-        rx = np.full(data.n, np.nan)
-        ry[rows], rx[rows] = ry_rows, rx_rows
+        ry_rows, rx_rows, weight, how = self.residuals(data, rows)
+        ry, rx, w = np.full(data.n, np.nan), np.full(data.n, np.nan), np.full(data.n, np.nan)
+        w[rows] = weight
+        # the tests see the weighted residuals sqrt(w) e (products w e_Y e_X)
+        ry[rows], rx[rows] = np.sqrt(weight) * ry_rows, np.sqrt(weight) * rx_rows
         nb = data.neighbours if data.neighbours is not None else _neighbours_of(data.z, self.k,
                                                                                 exclude_self=False)
         t, r, p, n_valid = _local_studentized_pvalues(nb, ry, rx, self.n_perm_local, self.min_valid,
@@ -505,9 +518,10 @@ class CalibratedLocalTest(_ResidualTest):
             fit.perm_neighbours = _neighbours_of(data.z[rows], self.null.k_perm, exclude_self=True)
         fit.diagnostic = self.diagnose(data, rows, ry_rows, rx_rows)
         fit.local = {"t": t, "r": r, "pvalue": p, "qvalue": q, "reject_bh": reject, "n_valid": n_valid,
-                     "residual_y": ry, "residual_xq": rx}
+                     "residual_y": ry, "residual_xq": rx, "weight": w}
         fit.extra = {
             "y_given_z": how, "k": int(nb.shape[1]), "n_galaxies": int(nb.shape[0]),
+            "mean_weight": float(weight.mean()),
             "mean_r": float(np.nanmean(r)) if np.isfinite(r).any() else float("nan"),
             "conditional": data.x_c is not None,
             "n_tested": int(tested.sum()),

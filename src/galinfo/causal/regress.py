@@ -9,6 +9,9 @@ learning).
   and product structure; penalty by efficient leave-one-out) and histogram gradient-boosted trees
   (steps, clusters), blended per target on the out-of-fold error; a tree classifier gives
   E[code | S] of a binary or categorical query.
+- :func:`crossfit_repeats`: repeated cross-fits of each target with fold partitions of its own, and
+  :func:`stability_weights` from their spread (down-weighting galaxies where the regressions are
+  unstable, e.g. next to a jump both targets share).
 - :func:`crossfit_predict`: the earlier small torch MLP (2 hidden layers, SiLU, Adam, early
   stopping), kept for :func:`galinfo.causal.local.calibrated_local_test`.
 """
@@ -23,7 +26,8 @@ from galinfo.errors import ConfigError, DataValidationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["crossfit_predict", "crossfit_mean", "best_blend", "is_categorical", "MAX_CATEGORIES"]
+__all__ = ["crossfit_predict", "crossfit_mean", "crossfit_repeats", "stability_weights", "best_blend",
+           "is_categorical", "MAX_CATEGORIES", "STABILITY_SCALE"]
 
 
 def crossfit_predict(features: np.ndarray, targets: np.ndarray, *, folds: int = 5,
@@ -204,3 +208,54 @@ def crossfit_mean(features: np.ndarray, targets: np.ndarray, *, folds: int = 5, 
         log.debug("crossfit_mean column %d (%s): blend weights ridge/trees %s", j,
                   "categorical" if cat else "numeric", weights)
     return out[:, 0] if one else out
+
+
+def crossfit_repeats(features: np.ndarray, targets: np.ndarray, *, repeats: int = 2, folds: int = 5,
+                     seed: int = 0, categorical: list[bool] | None = None) -> np.ndarray:
+    """``repeats`` independent cross-fits of E[target | features], (repeats, n, m), in target units.
+
+    Every (column, repeat) gets a fold partition and member seeds of its own
+    (``SeedSequence([seed, column, repeat])``), so the fits of different targets do not share
+    which galaxies sit in which fold. The mean over repeats is the cross-fitted mean; the spread
+    over repeats measures how unstable each galaxy's prediction is (:func:`stability_weights`).
+    """
+    t = np.asarray(targets, dtype=np.float64)
+    t = t[:, None] if t.ndim == 1 else t
+    if repeats < 1:
+        raise ConfigError(f"repeats must be >= 1, got {repeats}")
+    cats = [None] * t.shape[1] if categorical is None else [[c] for c in categorical]
+    out = np.empty((repeats, t.shape[0], t.shape[1]))
+    for j in range(t.shape[1]):
+        for r in range(repeats):
+            sub = int(np.random.SeedSequence([seed, j, r]).generate_state(1)[0] % (2**31 - 1))
+            out[r, :, j] = crossfit_mean(features, t[:, j], folds=folds, seed=sub, categorical=cats[j])
+    return out
+
+
+#: a galaxy whose repeat-to-repeat spread is this many times the median spread gets weight 1/2 (per target)
+STABILITY_SCALE = 2.0
+
+
+def stability_weights(fits: np.ndarray, scale: float = STABILITY_SCALE) -> np.ndarray:
+    """Per-galaxy weights in (0, 1] from repeated cross-fits ``fits`` (repeats, n, m).
+
+    w_i = prod_j 1 / (1 + (s_ij / (scale * median_i s_ij))^2), s_ij the standard deviation of
+    galaxy i's prediction of target j over the repeats. Regression errors are largest, and line
+    up between targets, where the fits are unstable (next to a jump both targets share); the
+    weights depend only on the fits, not on a galaxy's own values, so a test on weighted
+    residuals keeps its null. One repeat, or a target whose median spread is 0, gives weight 1.
+    """
+    fits = np.asarray(fits, dtype=np.float64)
+    if fits.ndim != 3:
+        raise DataValidationError(f"fits must be (repeats, n, m), got shape {fits.shape}")
+    if scale <= 0:
+        raise ConfigError(f"stability scale must be > 0, got {scale}")
+    w = np.ones(fits.shape[1])
+    if fits.shape[0] < 2:
+        return w
+    spread = fits.std(axis=0, ddof=1)
+    for s in spread.T:
+        med = np.median(s)
+        if med > 0:
+            w /= 1.0 + (s / (scale * med)) ** 2
+    return w
