@@ -1,16 +1,22 @@
 """Atomic file writes: write to a temporary file beside the target, then rename it into place.
 
 An interrupted write (error, Ctrl-C, a killed process) leaves the previous file, or none, never a
-half-written one.
+half-written one. :func:`slug` makes a file-system-safe name for the folders those files go in.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def slug(name: str) -> str:
+    """A file-system-safe folder or file name for ``name`` (an input set, a step name)."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
 
 
 @contextmanager

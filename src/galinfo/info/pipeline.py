@@ -30,10 +30,6 @@ BIN_COLUMNS: dict[str, float] = {"logmstar": 0.25, "mag_r": 0.5}
 """Columns the binned figures use, with their default bin widths (dex, mag)."""
 
 
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text).strip("_")
-
-
 def add_catalog_columns(table: Table, dataset, columns: Sequence[str] = ("cls", "mag_r", "logmstar")) -> Table:
     """Copy catalogue columns (class, r magnitude, stellar mass) onto a per-galaxy table by objid."""
     objid = np.asarray(table["objid"], dtype=np.int64)

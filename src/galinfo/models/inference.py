@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from galinfo.atomic import slug
 from galinfo.data.binning import TargetBins
 from galinfo.data.inputs import parse_inputs
 from galinfo.data.schema import SPLITS
@@ -141,7 +141,7 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
         n_out = ds.n - len(rows)  # counted as a dedicated run of the subset counts them (usable_rows)
         if n_out:
             log.warning("input set %s: %d of %d galaxies lack a feature and are left out", input_set, n_out, ds.n)
-        out_dir = Path(out) if out is not None else run_dir / "subsets" / _slug(input_set)
+        out_dir = Path(out) if out is not None else run_dir / "subsets" / slug(input_set)
     else:
         if subset is not None:
             raise ConfigError(f"{run_dir} is a dedicated run of one input set; subset= is for amortised runs")
@@ -183,10 +183,6 @@ def predict(run_dir: str | os.PathLike, dataset=None, *, device: str = "cpu", st
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_predictions(out_dir, pred)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
 
 
 def evaluate(run_dir: str | os.PathLike, dataset=None) -> dict[str, dict]:

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import random
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from galinfo.atomic import slug
 from galinfo.data.dataset import Dataset, sha256_file
 from galinfo.data.validate import in_range
 from galinfo.errors import ConfigError, DataValidationError
@@ -42,11 +42,6 @@ from galinfo.study.config import StudyConfig
 from galinfo.study.plan import Step, model_step_name, plan_study
 
 log = logging.getLogger(__name__)
-
-
-def slug(name: str) -> str:
-    """A file-system-safe folder name for a step name."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
 
 
 class Study:
