@@ -202,3 +202,18 @@ def test_family_skips_missing_rows_and_gives_nan_when_nothing_is_testable():
     assert res.extra["n_tested"] == 0 and res.null.size == 0
     assert res.verdict in ("untested", INADEQUATE) and res.summary()["verdict"] == res.verdict
     assert np.isnan(PaperLocalTest(min_valid=10).run(x, y, s, neighbours=nb).pvalue)
+
+
+def test_the_residual_tests_report_their_stability_weights_and_can_switch_them_off():
+    s, y, x = _smooth(500, 21)
+    kw = {"k": 30, "n_perm_local": 5, "null": PermutationNull(5)}
+    weighted = CalibratedLocalTest(**kw).run(x, y, s)
+    w = weighted.local["weight"]
+    assert 0 < weighted.summary()["mean_weight"] < 1 and np.all((w > 0) & (w <= 1))
+    plain = CalibratedLocalTest(stability_scale=None, **kw).run(x, y, s)
+    assert plain.summary()["mean_weight"] == 1.0
+    # the tests see sqrt(w) e: same residuals up to the weights (same two fits, same seed)
+    np.testing.assert_allclose(weighted.local["residual_y"], np.sqrt(w) * plain.local["residual_y"])
+    assert GCMTest(repeats=1).run(x, y, s).summary()["mean_weight"] == 1.0
+    with pytest.raises(ConfigError, match="stability_scale"):
+        GCMTest(stability_scale=0.0)

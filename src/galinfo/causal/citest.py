@@ -11,8 +11,9 @@ Members (explicit; :data:`CI_TESTS` maps their names to them):
 
 - :class:`PaperLocalTest`: mean local Pearson r(Y, X_q) among neighbours in S (the paper's test;
   not calibrated when X_q depends on S).
-- :class:`CalibratedLocalTest`: cross-fitted residuals (:func:`galinfo.causal.regress.crossfit_mean`),
-  studentized local correlations with within-neighbourhood permutation p-values per galaxy, and
+- :class:`CalibratedLocalTest`: cross-fitted residuals (two fits per target,
+  :func:`galinfo.causal.regress.crossfit_repeats`) with stability weights
+  (:func:`galinfo.causal.regress.stability_weights`), studentized local correlations with within-neighbourhood permutation p-values per galaxy, and
   their mean against a global permutation of the X_q residuals for the whole sample.
 - :class:`GCMTest`: the generalised covariance measure of Shah & Peters (2020) on the same
   residuals, T = sqrt(n) mean(R) / sd(R) with R = e_Y e_X, against N(0, 1).
