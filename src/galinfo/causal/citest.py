@@ -13,8 +13,10 @@ Members (explicit; :data:`CI_TESTS` maps their names to them):
   not calibrated when X_q depends on S).
 - :class:`CalibratedLocalTest`: cross-fitted residuals (two fits per target,
   :func:`galinfo.causal.regress.crossfit_repeats`) with stability weights
-  (:func:`galinfo.causal.regress.stability_weights`), studentized local correlations with within-neighbourhood permutation p-values per galaxy, and
-  their mean against a global permutation of the X_q residuals for the whole sample.
+  (:func:`galinfo.causal.regress.stability_weights`), studentized local correlations with
+  within-neighbourhood permutation p-values per galaxy, and their mean against a global
+  permutation of the X_q residuals for the whole sample. ``local["residual_y"]`` and
+  ``local["residual_xq"]`` are the weighted residuals sqrt(w) e the statistics see.
 - :class:`GCMTest`: the generalised covariance measure of Shah & Peters (2020) on the same
   residuals, T = sqrt(n) mean(R) / sd(R) with R = e_Y e_X, against N(0, 1).
 - :class:`KnnCMITest`: Frenzel–Pompe kNN conditional mutual information (nats) with a local
