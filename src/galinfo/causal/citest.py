@@ -57,7 +57,7 @@ from galinfo.causal.local import (
     quadratic_residuals,
     within_permutation_pvalues,
 )
-from galinfo.causal.regress import STABILITY_SCALE
+from galinfo.causal.regress import STABILITY_SCALE, crossfit_repeats, stability_weights
 from galinfo.data.validate import defined_rows, require_finite
 from galinfo.errors import ConfigError, DataValidationError
 
@@ -420,8 +420,6 @@ class _ResidualTest(CITest):
         None or ``repeats`` is 1) down-weights galaxies whose fits are unstable. A given ``y_pred``
         (and no x_c) is subtracted from y first, and what is left of y is regressed on z: the given
         E[Y | Z] is kept where it is right and corrected, out of fold, where it is not."""
-        from galinfo.causal.regress import crossfit_repeats, stability_weights
-
         blocks = [b for b in (data.z, None if data.x_c is None else data.x_c[:, None]) if b is not None]
         if not blocks:  # unconditional: the residuals are the centred variables
             x, y = data.x[rows], data.y[rows]
