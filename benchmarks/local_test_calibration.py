@@ -18,7 +18,8 @@ whole-sample rejection rate of the calibrated local test and of the GCM test at 
 and as verdicts: a replicate marked "not interpretable" by the regression diagnostic is not a
 rejection), the mean per-galaxy fraction p <= 0.05, the KS p of the whole-sample p-values against
 uniform, and power on ``--power-replicates`` alternatives; then one null and one alternative at
-``--n-large`` (default 10,000). Then the KNN-CMI test with a 16-d z on the smooth null.
+``--n-large`` (default 10,000); ``--extra-nulls K`` adds K more nulls per family at ``--n-large``
+(``--replicates 0`` runs only those). Then the KNN-CMI test with a 16-d z on the smooth null.
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/local_test_calibration.py \
         [--replicates 100] [--families smooth,binary] [--n 2000] [--n-large 10000]
@@ -183,6 +184,17 @@ def battery(families: list[str], reps: int, power_reps: int, n: int, n_large: in
         print(rows[-1], flush=True)
 
 
+def extra_nulls(families: list[str], draws: int, n_large: int, k: int, n_perm: int) -> None:
+    """More single nulls at ``n_large`` per family (seeds 201, 202, ...): the spread of their p."""
+    print(f"\nMore nulls at n={n_large}: {draws} draws per family (seeds 201-{200 + draws}), {n_perm} permutations")
+    print(f"{'family':12s} {'min p':>6s} {'max p':>6s} {'p<=0.01':>7s} {'p<=0.05':>7s} {'galaxy rates':>13s} {'n.i.':>4s}")
+    for fam in families:
+        runs = [one(FAMILIES[fam](n_large, 201 + i, 0.0), k, n_perm, 201 + i) for i in range(draws)]
+        p, frac = np.array([r["p"] for r in runs]), np.array([r["frac"] for r in runs])
+        print(f"{fam:12s} {p.min():6.3f} {p.max():6.3f} {np.sum(p <= 0.01):7d} {np.sum(p <= ALPHA):7d} "
+              f"{frac.min():6.3f}-{frac.max():.3f} {sum(not r['ok'] for r in runs):4d}", flush=True)
+
+
 def cmi_section(n: int, reps: int, n_perm: int) -> None:
     print(f"\nKNN-CMI test with a 16-d z (smooth null, n={n}, {reps} replicates): dispatch to GCM")
     p = [cmi_knn_test(d["x"], d["y"], d["s"], k=10, n_perm=n_perm, seed=r).pvalue
@@ -204,6 +216,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--n-perm", type=int, default=100)
     ap.add_argument("--cmi-replicates", type=int, default=20)
+    ap.add_argument("--extra-nulls", type=int, default=0,
+                    help="more single nulls per family at --n-large (seeds 201, 202, ...); 0: none")
     ap.add_argument("--null", choices=("global", "local"), default="global",
                     help="whole-sample null of the local test: global or local (Runge) permutations")
     a = ap.parse_args()
@@ -211,8 +225,10 @@ def main() -> None:
     unknown = [f for f in fams if f not in FAMILIES]
     if unknown:
         ap.error(f"unknown families {unknown}; known: {', '.join(FAMILIES)}")
-    if fams:
+    if fams and a.replicates:
         battery(fams, a.replicates, a.power_replicates, a.n, a.n_large, a.k, a.n_perm, a.null)
+    if fams and a.extra_nulls:
+        extra_nulls(fams, a.extra_nulls, a.n_large, a.k, a.n_perm)
     if a.cmi_replicates:
         cmi_section(a.n, a.cmi_replicates, a.n_perm)
 
