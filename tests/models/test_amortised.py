@@ -180,3 +180,31 @@ def test_amortised_run_needs_a_subset_and_a_covered_one(amortised_run):
         predict(amortised_run, subset="Morph")
     with pytest.raises(ConfigError, match="ce"):
         train("unused", "unused", inputs="M_ugriz", objective="scl", amortised=True)
+
+
+def test_finetune_of_one_subset_is_a_valid_bound_and_never_worse(amortised_run, tiny_dataset, tmp_path):
+    """A fine-tune starts from the family's best weights, validates on its own subset, keeps the
+    starting weights as its first evaluation (so its best val CE is never above the start), and its
+    prediction of the subset ignores every other group, as the family's does."""
+    tune = dict(TINY, max_steps=6, finetune_from=str(amortised_run), finetune_subset="M_ugriz")
+    run = train(tiny_dataset, tmp_path / "ft", inputs=FAMILY, **tune)
+    history = load_checkpoint(run / LAST)["run_state"]["history"]
+    assert history[0]["step"] == 0  # the starting weights, evaluated on M_ugriz alone
+    start_model, _ = load_run(amortised_run)
+    tuned_first = load_checkpoint(run / LAST)  # training moved the weights away from the start
+    assert not _same(start_model.state_dict(), tuned_first["model"])
+    assert load_checkpoint(run / BEST)["run_state"]["best_metric"] <= history[0]["val_ce"]
+    ds = Dataset.open(tiny_dataset)
+    cat = Table(ds.catalog, copy=True)
+    rng = np.random.default_rng(2)
+    for col in ("w1", "w2", "w3", "w1err", "w2err", "z"):
+        cat[col] = rng.normal(0, 3, len(cat))
+    other = write_dataset(tmp_path / "other", cat, rng.normal(0, 10, (ds.n, *ds.image_shape)).astype(np.float32))
+    a = read_predictions(predict(run, tiny_dataset, subset="M_ugriz", out=tmp_path / "a"))
+    with pytest.warns(Warning, match="not the dataset"):
+        b = read_predictions(predict(run, other, subset="M_ugriz", out=tmp_path / "b"))
+    np.testing.assert_array_equal(a.log_q_true, b.log_q_true)
+    with pytest.raises(ConfigError, match="not an amortised run"):
+        train(tiny_dataset, tmp_path / "bad", inputs="I_ugriz|M_ugriz", **dict(tune, subsets=("M_ugriz",)))
+    with pytest.raises(ConfigError, match="both"):
+        train(tiny_dataset, tmp_path / "bad2", inputs=FAMILY, **dict(TINY, finetune_subset="M_ugriz"))

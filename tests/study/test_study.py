@@ -230,3 +230,40 @@ def test_study_writes_every_file_atomically(tmp_path, tabular_dataset, monkeypat
 def test_bad_pid_models_is_one_line(tabular_dataset):
     with pytest.raises(ConfigError, match="pid.models 'shared' is not one of amortised, dedicated"):
         _config(tabular_dataset, pid={"tuples": ["M_ugriz,Morph"], "models": "shared"})
+
+
+def test_fine_tuned_information_models_and_the_tightness_audit(tmp_path, tabular_dataset):
+    """pid.amortised.finetune_steps gives every input set its own fine-tune of the family network;
+    training.ce_overrides reach the ce models only; tightness.audit trains dedicated models whose gaps
+    (and the latent model's) land in results.json, and the sufficiency check sees every comparator."""
+    from galinfo.models.checkpoint import LAST, load_checkpoint
+
+    cfg = _config(tabular_dataset, latent_models=["M_ugriz"],
+                  training={**_tiny_training(), "ce_overrides": {"label_sigma": 2.0, "weight_decay": 1e-3}},
+                  pid={"tuples": ["M_ugriz,Morph"], "estimator": "model", "bootstrap": 20,
+                       "amortised": {"finetune_steps": 4}},
+                  tightness={"audit": ["M_ugriz|Morph", "M_ugriz"], "max_steps": 6})
+    steps = {s.name: s for s in plan_study(cfg)}
+    assert steps["model:ce:Morph"].params["finetune"]["max_steps"] == 4
+    assert steps["model:scl:M_ugriz"].params["overrides"].get("label_sigma") is None
+    assert steps["model:audit:M_ugriz|Morph"].params["overrides"]["label_sigma"] == 2.0
+    out = tmp_path / "study"
+    study = Study(cfg, out, progress=False)
+    study.run()
+    tuned = load_checkpoint(study.model_dir("ce", "Morph") / LAST)
+    assert tuned["train_config"]["finetune_subset"] == "Morph" and tuned["train_config"]["label_sigma"] == 2.0
+    assert tuned["run_state"]["history"][0]["step"] == 0  # the family's weights, evaluated on Morph alone
+    results = json.loads((out / "results.json").read_text())
+    rows = {(r["inputs"], r["independent"]) for r in results["tightness"]["rows"]}
+    assert {("M_ugriz|Morph", "dedicated ce (audit)"), ("M_ugriz", "dedicated ce (audit)"),
+            ("M_ugriz", "latent model (scl)")} <= rows
+    for r in results["tightness"]["rows"]:
+        assert r["gap_nats"] == pytest.approx(r["mean_log_q_independent"] - r["mean_log_q_used"], abs=1e-9)
+        assert r["floor_nats"] >= 0
+    assert set(results["tightness"]["slack"]) == {"M_ugriz", "M_ugriz|Morph"}
+    suff = results["sufficiency"]["M_ugriz"]
+    assert set(suff["comparators"]) == {"fine-tuned amortised ce", "dedicated ce (audit)"}
+    assert suff["val_ce_ce"] == min(suff["comparators"].values())
+    assert set(results["pid_mmi_averages"]["<M_ugriz, Morph>"]) == {"red", "unq1", "unq2", "syn"}
+    html = (out / "report.html").read_text()
+    assert "Tightness of the information models" in html and "MMI on the averages" in html

@@ -133,3 +133,26 @@ def test_untested_and_not_interpretable_questions_are_never_right():
     assert inadequate["right"] is None and INADEQUATE in inadequate["found"] and inadequate["p_holm"] is None
     dependent = one({"global_pvalue": 0.001, "verdict": "dependent"})
     assert dependent["right"] is True and dependent["found"].startswith("dependent (p = 0.001")
+
+
+def test_sufficiency_check_is_two_sided_and_reports_a_loose_comparator():
+    """A latent that beats its tightest comparator by more than the margin means the comparator is
+    loose: the row reads 'comparator not converged', never 'sufficient', and the latent's causal rows
+    are undecided. The tightest of several comparators is the one used."""
+    from galinfo.mock.dag import truth_dag
+    from galinfo.study.analyses import (
+        COMPARATOR_LOOSE,
+        SUFFICIENCY_MARGIN_NATS,
+        decide_truth_panel,
+        sufficiency_verdict,
+    )
+
+    loose = sufficiency_verdict(3.80, {"amortised ce": 3.80 + 3 * SUFFICIENCY_MARGIN_NATS})
+    assert loose["verdict"] == COMPARATOR_LOOSE and loose["sufficient"] is None
+    assert loose["gap_nats"] == pytest.approx(-3 * SUFFICIENCY_MARGIN_NATS)
+    # with a tight comparator among the candidates, the same latent is certified
+    tight = sufficiency_verdict(3.80, {"amortised ce": 3.95, "dedicated ce": 3.79})
+    assert tight["comparator"] == "dedicated ce" and tight["verdict"] == "sufficient" and tight["sufficient"]
+    causal = [_asked("M_ugriz|zspec", "ab_r", 0.001), _asked("M_ugriz|zspec", "null_lum", 0.5)]
+    checks = decide_truth_panel(causal, truth_dag(), {"M_ugriz|zspec": loose["verdict"]})
+    assert checks and all(c["right"] is None and COMPARATOR_LOOSE in c["found"] for c in checks)

@@ -35,6 +35,14 @@ class TrainConfig:
     ``recon_scale`` multiplies the paper's reconstruction weight of the ``scl`` loss (100 for images,
     1 for photometry): below 1 the latent spends less of itself on reconstructing the inputs and
     stays closer to sufficient for the target (docs/models.md).
+    ``finetune_from`` / ``finetune_subset``: start from the best weights of the amortised run
+    ``finetune_from`` (same ``inputs`` family) and train on the one input set ``finetune_subset``
+    with its fixed group mask, on the galaxies that have it. The prediction stays a function of that
+    subset's inputs alone (a valid bound), and validation is that subset's cross-entropy; the starting
+    weights count as the first evaluation, so the result is never worse on validation.
+    ``label_sigma`` (bins; ``ce`` only): train against a Gaussian of that width around the true bin
+    instead of the bin alone (validation and every information measure still use ln q(true bin)).
+    ``weight_decay``: decoupled weight decay (AdamW); 0 keeps Adam.
     """
 
     inputs: str
@@ -66,6 +74,10 @@ class TrainConfig:
     subsets: tuple[str, ...] = ()
     p_focus: float = 0.5
     recon_scale: float = 1.0
+    finetune_from: str = ""
+    finetune_subset: str = ""
+    label_sigma: float = 0.0
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         iset = parse_inputs(self.inputs)
@@ -77,8 +89,19 @@ class TrainConfig:
             raise ConfigError("amortised models use the 'ce' objective (latent models stay dedicated)")
         if self.subsets and not self.amortised:
             raise ConfigError("subsets (focus input sets) apply to amortised models only")
+        if bool(self.finetune_from) != bool(self.finetune_subset):
+            raise ConfigError("a fine-tune needs both finetune_from (an amortised run) and finetune_subset")
+        if self.finetune_subset:
+            if not self.amortised:
+                raise ConfigError("finetune_subset fine-tunes an amortised network: set amortised=True")
+            object.__setattr__(self, "finetune_subset", parse_inputs(self.finetune_subset).name)
         if not (math.isfinite(self.recon_scale) and self.recon_scale >= 0):
             raise ConfigError(f"recon_scale={self.recon_scale} must be a finite number >= 0")
+        for name in ("label_sigma", "weight_decay"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"{name}={getattr(self, name)} must be a finite number >= 0")
+        if self.label_sigma and self.objective != "ce":
+            raise ConfigError("label_sigma (Gaussian label smoothing) applies to the 'ce' objective")
         if not 0.0 <= self.p_focus <= 1.0:
             raise ConfigError(f"p_focus={self.p_focus} must be in [0, 1]")
         if self.objective not in OBJECTIVES:

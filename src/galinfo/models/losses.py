@@ -33,6 +33,17 @@ def cross_entropy(logits: torch.Tensor, target_bin: torch.Tensor) -> torch.Tenso
     return F.cross_entropy(logits.float(), target_bin)
 
 
+def gaussian_label_cross_entropy(logits: torch.Tensor, target_bin: torch.Tensor, sigma_bins: float) -> torch.Tensor:
+    """Mean CE between a Gaussian of width ``sigma_bins`` (bins) around each true bin, cut at the
+    bin range and renormalised, and ``softmax(logits)``, nats. A training loss only: what is
+    evaluated (and bounds the information) is still ``ln q(true bin)``."""
+    n_bins = logits.shape[-1]
+    j = torch.arange(n_bins, device=logits.device, dtype=torch.float32)
+    w = torch.exp(-0.5 * ((j[None, :] - target_bin[:, None].float()) / sigma_bins) ** 2)
+    w = w / w.sum(-1, keepdim=True)
+    return -(w * F.log_softmax(logits.float(), dim=-1)).sum(-1).mean()
+
+
 def soft_cross_entropy(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Mean CE between the stop-gradient softmax of ``target_logits`` and ``logits``, nats."""
     p = F.softmax(target_logits.detach().float(), dim=-1)

@@ -29,7 +29,13 @@ from torch import nn
 from galinfo.data.inputs import InputSet, parse_inputs
 from galinfo.errors import ConfigError, DataValidationError
 from galinfo.models import losses
-from galinfo.models.amortised import AmortisedSpec, default_focus, mask_generator, validation_masks
+from galinfo.models.amortised import (
+    AmortisedSpec,
+    default_focus,
+    is_amortised_spec,
+    mask_generator,
+    validation_masks,
+)
 from galinfo.models.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, write_json
 from galinfo.models.config import TrainConfig, make_config, with_overrides
 from galinfo.models.data import InputSpec, ModelData, model_data, usable_rows
@@ -120,10 +126,12 @@ class BatchOrder:
 class LossModule(nn.Module):
     """Computes the objective of one batch; returns (loss, dict of parts)."""
 
-    def __init__(self, model: GalaxyModel, objective: str, recon_scale: float = 1.0) -> None:
+    def __init__(self, model: GalaxyModel, objective: str, recon_scale: float = 1.0,
+                 label_sigma: float = 0.0) -> None:
         super().__init__()
         self.model = model
         self.objective = objective
+        self.label_sigma = label_sigma
         paper = losses.IMAGE_RECON_WEIGHT if model.cfg.has_images else losses.TABULAR_RECON_WEIGHT
         self.recon_weight = recon_scale * paper
 
@@ -133,6 +141,9 @@ class LossModule(nn.Module):
         tab_in = tab if tab.shape[1] else None
         if self.objective == "ce":
             out = m(image, tab_in)
+            if self.label_sigma > 0:
+                loss = losses.gaussian_label_cross_entropy(out.logits, y_bin, self.label_sigma)
+                return loss, {"ce": losses.cross_entropy(out.logits.detach(), y_bin)}
             loss = losses.cross_entropy(out.logits, y_bin)
             return loss, {"ce": loss.detach()}
         n = len(y_bin)
@@ -225,6 +236,11 @@ def validation_ce(model: GalaxyModel, data: ModelData, device: torch.device, *, 
 # ------------------------------------------------------------------------------------------------
 
 
+def _best_or_last(run: Path) -> Path:
+    """The best-validation checkpoint of a finished run, else its last one."""
+    return run / BEST if (run / BEST).exists() else run / LAST
+
+
 def _open(dataset):
     from galinfo.data.dataset import Dataset
 
@@ -304,6 +320,13 @@ def train(
     channels_last = cfg.channels_last and on_gpu and iset.has_images
 
     # -- data --------------------------------------------------------------------------------
+    init = None
+    if cfg.finetune_subset and ckpt is None:
+        init = load_checkpoint(_best_or_last(Path(cfg.finetune_from)))
+        if not is_amortised_spec(init["input_spec"]) or init["input_spec"]["layout"]["family"] != iset.name:
+            raise ConfigError(f"{cfg.finetune_from} is not an amortised run of {iset.name}")
+        if init.get("data_checksum") != ds.checksum:
+            raise DataValidationError(f"{cfg.finetune_from} was trained on another dataset than {ds.path}")
     rows = AmortisedSpec.usable_rows_of(ds, iset) if cfg.amortised else usable_rows(ds, iset)[0]
     split = ds.split[rows]
     train_rows, val_rows = rows[split == "train"], rows[split == "val"]
@@ -314,8 +337,8 @@ def train(
     if len(val_rows) > cfg.max_val:
         val_rows = np.sort(np.random.default_rng(cfg.seed).choice(val_rows, cfg.max_val, replace=False))
     bins = cfg.bins
-    if ckpt:
-        spec = spec_cls.from_dict(ckpt["input_spec"])
+    if ckpt or init:
+        spec = spec_cls.from_dict((ckpt or init)["input_spec"])
     elif cfg.amortised:
         spec = AmortisedSpec.fit(ds, iset, train_rows, cfg.subsets or default_focus(iset))
     else:
@@ -325,6 +348,10 @@ def train(
                              p_focus=cfg.p_focus)
         va = spec.model_data(ds, val_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
         va.fixed_mask = validation_masks(spec, va.avail, cfg.seed)
+        if cfg.finetune_subset:  # one input set: its fixed mask, on the galaxies that have all of it
+            tr, va = (spec.model_data(ds, r, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb,
+                                      subset=cfg.finetune_subset) for r in (train_rows, val_rows))
+            tr, va = (d.subset((d.avail | ~d.fixed_mask).all(dim=1).numpy()) for d in (tr, va))
     else:
         tr = model_data(ds, spec, train_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
         va = model_data(ds, spec, val_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
@@ -342,8 +369,8 @@ def train(
             d.images.to(device)
 
     # -- model, optimizer ----------------------------------------------------------------------
-    if ckpt is not None:
-        mcfg = ModelConfig.from_dict(ckpt["model_config"])
+    if ckpt is not None or init is not None:
+        mcfg = ModelConfig.from_dict((ckpt or init)["model_config"])
     else:
         arch = cfg.arch or default_arch(iset.has_images, cfg.preset)
         base = {
@@ -362,12 +389,15 @@ def train(
             raise ConfigError(f"bad arch_overrides {cfg.arch_overrides}: {exc}") from None
     torch.manual_seed(cfg.seed)
     model = create_model(mcfg)
-    if ckpt is None:
+    if init is not None:
+        model.load_state_dict(init["model"])
+    elif ckpt is None:
         fit_input_scaling(model, tr)
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = (torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
+           else torch.optim.Adam(model.parameters(), lr=cfg.lr))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, cfg.max_steps, cfg.lr_drop_fraction, cfg.lr_drop_factor, cfg.lr_schedule)
     )
@@ -384,7 +414,7 @@ def train(
             log.info("run %s already finished at step %d", out, state.step)
             return out
         state.finished = False
-    loss_module: nn.Module = LossModule(model, cfg.objective, cfg.recon_scale)
+    loss_module: nn.Module = LossModule(model, cfg.objective, cfg.recon_scale, cfg.label_sigma)
     if world > 1:  # pragma: no cover
         from torch.nn.parallel import DistributedDataParallel
 
@@ -410,6 +440,10 @@ def train(
         write_json(out / "config.json", {k: meta[k] for k in ("train_config", "model_config", "input_spec",
                                                               "target", "data_checksum", "dataset_path")})
 
+    if init is not None and is_main:  # the starting weights are the first evaluation: never worse
+        _evaluate_and_track(model, va, device, bf16, channels_last, cfg, state, out, snapshot, is_main,
+                            opt.param_groups[0]["lr"])
+        save_checkpoint(out / LAST, snapshot())
     augmenting = iset.has_images and not model.rotation_invariant
     order = BatchOrder(len(tr), cfg.batch_size if not (cfg.objective == "scl" and iset.has_images)
                        else cfg.batch_size // 2, cfg.seed)

@@ -112,12 +112,12 @@ def causal_section(study: Study, summaries: list[dict]) -> Section:
     rows = []
     for s in summaries:
         paper, cal = s["paper"], s["calibrated"] or {}
-        verdict = sufficiency.get(s["input_set"], {}).get("sufficient")
+        verdict = sufficiency.get(s["input_set"], {}).get("verdict", UNMEASURED)
         rows.append([s["question"], s["k"], _fmt(paper["mean_r"]), _fmt(paper["mean_r_perm"]),
                      _fmt(cal.get("mean_r")), _fmt(cal.get("effect_size")), _fmt(cal.get("global_pvalue")),
                      _fmt(cal.get("frac_p_below_alpha")), cal.get("n_reject_bh", "n/a"),
                      regression_cell(cal), cal.get("verdict", "n/a"),
-                     {True: "sufficient", False: NOT_SUFFICIENT, None: "not measured"}[verdict]])
+                     NOT_SUFFICIENT if verdict == INSUFFICIENT else verdict])
     sec = Section("Causal analysis in the latent space", [
         "Among the k nearest training galaxies in a model's latent space S, the model treats galaxies as the same; "
         "a remaining dependence between log M* and a query variable X_q means information outside the model's input. "
@@ -222,13 +222,40 @@ def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
     return adjusted
 
 
-def sufficiency_verdict(val_ce_latent: float, val_ce_ce: float, margin: float = SUFFICIENCY_MARGIN_NATS) -> dict:
-    """Is a latent sufficient? Validation cross-entropies (nats per galaxy) of the latent model and of
-    the ``ce`` model of the same inputs; ``sufficient`` is None when either is missing."""
-    gap = val_ce_latent - val_ce_ce
-    known = math.isfinite(gap)
-    return {"val_ce_latent": val_ce_latent, "val_ce_ce": val_ce_ce, "gap_nats": gap if known else None,
-            "margin_nats": margin, "sufficient": bool(gap <= margin) if known else None}
+SUFFICIENT = "sufficient"
+INSUFFICIENT = "not sufficient"
+COMPARATOR_LOOSE = "comparator not converged"
+UNMEASURED = "not measured"
+
+
+def sufficiency_verdict(val_ce_latent: float, comparators: dict[str, float] | float,
+                        margin: float = SUFFICIENCY_MARGIN_NATS) -> dict:
+    """Is a latent sufficient? Two-sided, against the tightest comparator.
+
+    ``val_ce_latent``: validation cross-entropy (nats per galaxy) of the latent model;
+    ``comparators``: that of every cross-entropy model of the same inputs, by name (a float: one,
+    named ``ce``). The gap is latent minus the tightest (lowest) comparator. Above ``margin`` the
+    latent lost information: "not sufficient". Below ``-margin`` the latent beats every comparator,
+    so the comparator is loose and certifies nothing: "comparator not converged" (``sufficient`` is
+    None, as when either side is missing). Only a gap within the margin reads "sufficient".
+    """
+    if not isinstance(comparators, dict):
+        comparators = {"ce": comparators}
+    known = {k: float(v) for k, v in comparators.items() if v is not None and math.isfinite(v)}
+    best = min(known, key=known.get) if known else None
+    ce = known[best] if best else math.nan
+    gap = val_ce_latent - ce
+    if not math.isfinite(gap):
+        verdict, sufficient = UNMEASURED, None
+    elif gap > margin:
+        verdict, sufficient = INSUFFICIENT, False
+    elif gap < -margin:
+        verdict, sufficient = COMPARATOR_LOOSE, None
+    else:
+        verdict, sufficient = SUFFICIENT, True
+    return {"val_ce_latent": val_ce_latent, "val_ce_ce": ce, "comparator": best, "comparators": known,
+            "gap_nats": gap if math.isfinite(gap) else None, "margin_nats": margin,
+            "sufficient": sufficient, "verdict": verdict}
 
 
 def _val_ce(metrics: dict | None) -> float:
@@ -237,27 +264,46 @@ def _val_ce(metrics: dict | None) -> float:
 
 
 def latent_sufficiency(study: Study) -> dict[str, dict]:
-    """:func:`sufficiency_verdict` of every latent model of the study, by input set."""
-    metrics = {}
+    """:func:`sufficiency_verdict` of every latent model of the study, by input set, against every
+    cross-entropy model of the same inputs the study has (the information model: dedicated, or an
+    amortised network's prediction, fine-tuned where the study fine-tunes; and a dedicated audit
+    model where the tightness audit trains one), each named by how it was made."""
+    latent_ce: dict[str, float] = {}
+    comparators: dict[str, dict[str, float]] = {}
     for s in study.steps:
         if s.name not in study.summaries or (s.kind == "model" and s.params.get("amortised")):
             continue  # an amortised network has no metrics of its own: its 'subset' steps have them
-        if s.kind in ("model", "external"):
-            metrics[(s.params["objective"], s.params["inputs"])] = study.summaries[s.name].get("metrics")
-        elif s.kind == "subset":  # an input set predicted by an amortised cross-entropy network
-            metrics[("ce", s.params["inputs"])] = study.summaries[s.name].get("metrics")
-    return {latent: sufficiency_verdict(_val_ce(metrics.get(("scl", latent))), _val_ce(metrics.get(("ce", latent))))
+        if s.kind not in ("model", "external", "subset", "audit"):
+            continue
+        inputs, ce = s.params["inputs"], _val_ce(study.summaries[s.name].get("metrics"))
+        if s.kind != "subset" and s.params.get("objective") == "scl":
+            latent_ce[inputs] = ce
+            continue
+        made = {"model": "dedicated ce", "external": "external", "audit": "dedicated ce (audit)",
+                "subset": "fine-tuned amortised ce" if s.params.get("finetune") else "amortised ce"}[s.kind]
+        comparators.setdefault(inputs, {})[made] = ce
+    return {latent: sufficiency_verdict(latent_ce.get(latent, math.nan), comparators.get(latent, {}))
             for latent in study.cfg.latent_models}
 
 
-def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bool | None],
+def _undecided_reason(verdict: bool | str | None) -> str | None:
+    """Why a latent's causal rows are undecided (None: they are decided)."""
+    if verdict is False or verdict == INSUFFICIENT:
+        return NOT_SUFFICIENT
+    if verdict == COMPARATOR_LOOSE:
+        return f"{COMPARATOR_LOOSE}: the latent is not certified"
+    return None
+
+
+def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bool | str | None],
                        alpha: float = ALPHA) -> list[dict]:
     """Check each causal summary against the designed answers of ``truth`` that apply to it.
 
     Decisions control the family-wise error over the panel: the whole-sample p-values of the
     questions with a designed answer and an interpretable latent are Holm-adjusted together, and a
     question is 'dependent' where the adjusted p is <= ``alpha``. A question whose latent is not
-    sufficient (``sufficient[input_set] is False``) is undecided: ``right`` is None, never True. A
+    sufficient (``sufficient[input_set]`` False or "not sufficient"), or whose sufficiency comparator
+    is loose ("comparator not converged"), is undecided: ``right`` is None, never True. A
     question without a p-value (no neighbourhood had enough valid galaxies) leaves the family and is
     wrong: the designed answer was not reproduced.
     """
@@ -273,7 +319,7 @@ def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bo
         return s["calibrated"].get("verdict") == INADEQUATE
 
     decided = sorted({s["question"] for s, _, _ in rows
-                      if tested(s) and not inadequate(s) and sufficient.get(s["input_set"]) is not False})
+                      if tested(s) and not inadequate(s) and _undecided_reason(sufficient.get(s["input_set"])) is None})
     pvals = {q: next(s["calibrated"]["global_pvalue"] for s, _, _ in rows if s["question"] == q) for q in decided}
     adjusted = {q: float(a) for q, a in zip(decided, holm([pvals[q] for q in decided]), strict=True)}
     checks = []
@@ -282,8 +328,9 @@ def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bo
         row = {"answer": name, "test": f"calibrated local test: {s['question']}",
                "expected": "independent" if e["independent"] else "dependent", "p": p,
                "p_holm": adjusted.get(s["question"]), "latent_sufficient": sufficient.get(s["input_set"])}
-        if sufficient.get(s["input_set"]) is False:
-            row.update(found=f"undecided ({NOT_SUFFICIENT}; p = {_fmt(p, 2)})", right=None)
+        reason = _undecided_reason(sufficient.get(s["input_set"]))
+        if reason is not None:
+            row.update(found=f"undecided ({reason}; p = {_fmt(p, 2)})", right=None)
         elif inadequate(s):  # undecided, never right: the residuals were not learned well enough
             row.update(found=f"undecided ({INADEQUATE}; p = {_fmt(p, 2)})", right=None)
         elif not tested(s):  # no p-value: the designed answer was not reproduced (wrong, not undecided)
@@ -299,5 +346,5 @@ def decide_truth_panel(causal: list[dict], truth: dict, sufficient: dict[str, bo
 
 def truth_check_causal(study: Study | None, by_kind: dict, truth: dict) -> list[dict]:
     """The truth panel of the study's causal steps (:func:`decide_truth_panel`)."""
-    sufficient = {} if study is None else {k: v["sufficient"] for k, v in latent_sufficiency(study).items()}
+    sufficient = {} if study is None else {k: v["verdict"] for k, v in latent_sufficiency(study).items()}
     return decide_truth_panel(by_kind.get("causal", []), truth, sufficient)

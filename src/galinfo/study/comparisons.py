@@ -31,20 +31,36 @@ def compare_models(run_a: str, run_b: str, *, seed: int = 0) -> dict:
                              n_boot=N_BOOT, seed=seed)
 
 
-def images_vs_photometry(models: list[dict], seed: int = 0) -> list[dict]:
-    """One row per pair of :data:`IMAGE_PHOTOMETRY_PAIRS` whose two ``ce`` models the study has."""
+def images_vs_photometry(models: list[dict], seed: int = 0, slack: dict[str, float] | None = None) -> list[dict]:
+    """One row per pair of :data:`IMAGE_PHOTOMETRY_PAIRS` whose two ``ce`` models the study has.
+
+    With ``slack`` (the tightness audit's, nats by input set) each row says whether its Δi is larger
+    than the audited slack of its two models (``decided``, ``decided_why``)."""
+    from galinfo.study.tightness import decided
     runs = {parse_inputs(m["inputs"]).name: m["run"] for m in models if m["objective"] == "ce"}
     rows = []
     for image, phot in IMAGE_PHOTOMETRY_PAIRS:
         image, phot = parse_inputs(image).name, parse_inputs(phot).name
         if image in runs and phot in runs:
-            rows.append({"images": image, "photometry": phot, **compare_models(runs[image], runs[phot], seed=seed)})
+            row = {"images": image, "photometry": phot, **compare_models(runs[image], runs[phot], seed=seed)}
+            if slack is not None:
+                row["decided"], row["decided_why"] = decided(row["d_info"], (image,), (phot,), slack)
+            rows.append(row)
     return rows
 
 
 def images_ahead(row: dict) -> bool:
     """Images ahead of photometry in one paired row: Δσ_MAD < 0 and Δi more than 2 standard errors above 0."""
     return row["d_info"] > 2 * row["d_info_se"] and row["d_sigma_mad"] < 0
+
+
+def ahead_words(row: dict) -> str:
+    """Who is ahead in one paired row, or why the run does not decide it (the audited slack)."""
+    if row.get("decided") is False:
+        return f"not decided by this run ({row['decided_why']})"
+    if images_ahead(row):
+        return "images"
+    return "photometry" if row["d_info"] < -2 * row["d_info_se"] else "neither (within 2 SE)"
 
 
 def _pm(value: float, se: float) -> str:
@@ -54,8 +70,7 @@ def _pm(value: float, se: float) -> str:
 def images_section(rows: list[dict]) -> Section:
     table = [[r["images"], r["photometry"], r["n"], f"{r['sigma_mad_a']:.4f}", f"{r['sigma_mad_b']:.4f}",
               _pm(r["d_sigma_mad"], r["d_sigma_mad_se"]), _pm(r["d_info"], r["d_info_se"]),
-              "images" if images_ahead(r) else
-              "photometry" if r["d_info"] < -2 * r["d_info_se"] else "neither (within 2 SE)"]
+              ahead_words(r)]
              for r in rows]
     return Section("Images against photometry", [
         "Each pair of cross-entropy models is compared on the same test galaxies. Δσ_MAD = σ_MAD(images) − "

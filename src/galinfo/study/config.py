@@ -86,10 +86,21 @@ class StudyConfig:
     image_max_steps: int | None = None
     bootstrap: int = 200
     overrides: dict[str, Any] = field(default_factory=dict)
+    ce_overrides: dict[str, Any] = field(default_factory=dict)
+    """Training fields for the cross-entropy (information) models only, on top of ``overrides``:
+    e.g. ``label_sigma`` and ``weight_decay``."""
+    audit_sets: tuple[str, ...] = ()
+    """Input sets that get a dedicated ``ce`` model of their own for the tightness audit
+    (:mod:`galinfo.study.tightness`)."""
+    audit_max_steps: int | None = None
     smooth: str = "none"
     pid_models: str = "amortised"
     amortised_max_steps: int | None = None
     amortised_image_max_steps: int | None = None
+    finetune_steps: int = 0
+    """Steps of the per-input-set fine-tune of a tabular amortised network (0: predict as trained)."""
+    image_finetune_steps: int = 0
+    """The same for the image families."""
     image_arch: str | None = None
     external_models: dict[str, str] = field(default_factory=dict)
     """Run folders of models trained outside galinfo (``galinfo import predictions``), by input set:
@@ -105,6 +116,7 @@ class StudyConfig:
                               "in target units") from None
         object.__setattr__(self, "smooth", str(self.smooth).strip().lower())
         _check_training(self.preset, self.image_preset, self.overrides)
+        _check_training(self.preset, self.image_preset, {**self.overrides, **self.ce_overrides})
         if self.pid_models not in PID_MODELS:
             raise ConfigError(f"pid.models {self.pid_models!r} is not one of {', '.join(PID_MODELS)}")
         if self.image_arch is not None:
@@ -158,8 +170,8 @@ def _check_training(preset: str, image_preset: str | None, overrides: dict[str, 
         raise ConfigError(f"training.overrides: {str(exc).splitlines()[0]}") from None
 
 
-_TOP_KEYS = {"name", "dataset", "training", "target", "latent_models", "pid", "causal", "discover", "seed",
-             "external_models"}
+_TOP_KEYS = {"name", "dataset", "training", "tightness", "target", "latent_models", "pid", "causal", "discover",
+             "seed", "external_models"}
 
 
 def _as_mapping(value: Any, key: str) -> dict:
@@ -188,14 +200,16 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             ds_raw = {**ds_raw, "path": str(p if p.is_absolute() else (base_dir / p))}
         dataset = DatasetSpec(**ds_raw)
         train = _as_mapping(raw.get("training"), "training")
-        _check_keys(train, {"preset", "image_preset", "max_steps", "image_max_steps", "overrides", "smooth",
+        _check_keys(train, {"preset", "image_preset", "max_steps", "image_max_steps", "overrides", "ce_overrides",
+                            "smooth",
                             "image_arch"}, "training")
         target = _as_mapping(raw.get("target"), "target")
         _check_keys(target, {"column", "range", "bins"}, "target")
         pid = _as_mapping(raw.get("pid"), "pid")
         _check_keys(pid, {"tuples", "band_studies", "estimator", "bootstrap", "models", "amortised"}, "pid")
         amortised = _as_mapping(pid.get("amortised"), "pid.amortised")
-        _check_keys(amortised, {"max_steps", "image_max_steps"}, "pid.amortised")
+        _check_keys(amortised, {"max_steps", "image_max_steps", "finetune_steps", "image_finetune_steps"},
+                    "pid.amortised")
         tuples_raw = pid.get("tuples", [])
         if tuples_raw == "paper":
             tuples = PAPER_TUPLES
@@ -213,6 +227,15 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             if "latent" not in q or "query" not in q:
                 raise ConfigError(f"causal[{i}] needs 'latent' and 'query'")
             causal.append(CausalQuestion(**q))
+        tightness = _as_mapping(raw.get("tightness"), "tightness")
+        _check_keys(tightness, {"audit", "max_steps"}, "tightness")
+        audit = tightness.get("audit") or []
+        if audit == "auto":
+            from galinfo.study.tightness import default_audit_sets
+
+            audit = list(default_audit_sets(tuples))
+        if not isinstance(audit, list):
+            raise ConfigError(f"tightness.audit must be 'auto' or a list of input sets, got {audit!r}")
         discover = _as_mapping(raw.get("discover"), "discover")
         _check_keys(discover, {"vars"}, "discover")
         external = {}
@@ -241,10 +264,15 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None) -> StudyConfig:
             image_max_steps=train.get("image_max_steps"),
             bootstrap=int(pid.get("bootstrap", 200)),
             overrides=dict(train.get("overrides") or {}),
+            ce_overrides=dict(train.get("ce_overrides") or {}),
+            audit_sets=tuple(parse_inputs(a).name for a in audit),
+            audit_max_steps=tightness.get("max_steps"),
             smooth=str(train.get("smooth", "none")),
             pid_models=str(pid.get("models", "amortised")),
             amortised_max_steps=amortised.get("max_steps"),
             amortised_image_max_steps=amortised.get("image_max_steps"),
+            finetune_steps=int(amortised.get("finetune_steps", 0)),
+            image_finetune_steps=int(amortised.get("image_finetune_steps", 0)),
             image_arch=train.get("image_arch"),
             external_models=external,
         )

@@ -8,11 +8,12 @@ predicts (so that a disagreement can be explained). A claim the study has no num
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from galinfo.info.tuples import band_studies
 from galinfo.report.html import Section, TableBlock
 from galinfo.study.comparisons import images_ahead
+from galinfo.study.tightness import decided
 
 ALL = "all"
 AGREEMENT_WORDS = {True: "agrees", False: "differs", None: "undecided"}
@@ -28,9 +29,20 @@ def _ci(g: dict, atom: str) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
+    """What a run measured for a claim. ``effect`` (nats) and ``models`` (the input sets whose
+    information models it rests on, with their signs) let the tightness audit undecide an effect
+    within their slack."""
+
     measured: str
     agrees: bool | None
     note: str = ""
+    effect: float | None = None
+    plus: tuple[str, ...] = ()
+    minus: tuple[str, ...] = ()
+    pointwise: bool = False
+    """``effect`` = information of the ``plus`` input sets - that of the ``minus`` ones
+    (:func:`galinfo.study.tightness.decided`); a pointwise atom must also clear the noise floor of
+    ``plus[0]``."""
 
 
 class PaperClaim:
@@ -59,7 +71,8 @@ class MorphologySynergy(PaperClaim):
             "source for enough galaxies to make the mean negative. In the mock, morphology tells about the mass "
             "through the disc inclination (grey dust) and the bulge fraction (docs/mock.md), which the catalogue's "
             "axis ratios and Sérsic indices measure only roughly.")
-        return Verdict(f"syn = {_ci(g, 'syn')} nats (all test galaxies)", agrees, note)
+        return Verdict(f"syn = {_ci(g, 'syn')} nats (all test galaxies)", agrees, note, g["syn"],
+                       ("M_ugriz|Morph",), ("M_ugriz", "Morph"), pointwise=True)
 
 
 class ImagesBeatPhotometry(PaperClaim):
@@ -76,7 +89,7 @@ class ImagesBeatPhotometry(PaperClaim):
                     f"Δσ_MAD = {row['d_sigma_mad']:+.4f} ± {row['d_sigma_mad_se']:.4f} dex")
         note = "" if agrees else ("The mock's images add resolved colours (bulge/disc) and sizes to the integrated "
                                   "fluxes; an encoder that does not extract them cannot beat the photometry.")
-        return Verdict(measured, agrees, note)
+        return Verdict(measured, agrees, note, row["d_info"], ("I_ugriz",), ("M_ugriz|M_W123",))
 
 
 class InfraredAddsLessWithImages(PaperClaim):
@@ -94,7 +107,8 @@ class InfraredAddsLessWithImages(PaperClaim):
                     f"syn {gi['syn']:+.3f} vs {gm['syn']:+.3f}")
         note = "" if agrees else ("The mock's W1–W3 come from the same SEDs as the optical fluxes; where the images "
                                   "already pin the SED, less is left for WISE to add.")
-        return Verdict(measured, agrees, note)
+        return Verdict(measured, agrees, note, add_m - add_i, ("M_ugriz|M_W123", "I_ugriz"),
+                       ("M_ugriz", "I_ugriz|M_W123"))
 
 
 class BandSynergyInvolvesG(PaperClaim):
@@ -152,11 +166,17 @@ class ImageMorphologyOutsideLatent(PaperClaim):
                 "presets' aperture_mlp sees only fluxes in circular apertures).") if dependent else (
                 "In the mock ab_r is measured on the images, so given a sufficient image latent it carries "
                 "nothing more: the mock's design predicts this difference from the paper.")
+        verdict = (results.get("sufficiency", {}).get("I_ugriz") or {}).get("verdict")
         if sufficient is False:
             gap = results["sufficiency"]["I_ugriz"]["gap_nats"]
             return Verdict(measured + f"; S(I_ugriz) is {gap:.3f} nats short of sufficient", None,
                            "Not interpretable: the image latent does not keep all the mass information of its "
                            "inputs, so a dependence may be what S lost. " + note)
+        if verdict == "comparator not converged":
+            gap = results["sufficiency"]["I_ugriz"]["gap_nats"]
+            return Verdict(measured + f"; S(I_ugriz) beats its comparator by {-gap:.3f} nats", None,
+                           "Not decided by this run: the sufficiency comparator is loose, so it cannot certify "
+                           "the image latent. " + note)
         return Verdict(measured, dependent, note)
 
 
@@ -169,6 +189,12 @@ def paper_vs_run(results: dict) -> list[dict]:
     rows = []
     for claim in PAPER_CLAIMS:
         v = claim.check(results)
+        if v is not None and v.agrees is not None and (v.plus or v.minus) and "tightness" in results:
+            tight = results["tightness"]
+            floor = tight.get("floor", {}).get(v.plus[0], 0.0) if v.pointwise and v.plus else 0.0
+            ok, why = decided(v.effect, v.plus, v.minus, tight["slack"], floor)
+            if not ok:
+                v = replace(v, agrees=None, note=f"Not decided by this run: {why}. " + v.note)
         if v is not None:
             rows.append({"claim": claim.key, "paper": claim.statement, "this_run": v.measured,
                          "agrees": v.agrees, "why": v.note})

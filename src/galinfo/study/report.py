@@ -74,10 +74,11 @@ def _sufficiency_cell(m: dict, sufficiency: dict[str, dict]) -> str:
     v = sufficiency.get(m["inputs"]) if m["objective"] == "scl" else None
     if v is None:
         return ""
-    if v["sufficient"] is None:
-        return "not measured"
-    return (f"{'sufficient' if v['sufficient'] else 'NOT sufficient'}: ce model {_f(v['val_ce_ce'])}, "
-            f"gap {_f(v['gap_nats'])} (margin {v['margin_nats']:g})")
+    verdict = v.get("verdict") or {True: "sufficient", False: "not sufficient"}.get(v["sufficient"], "not measured")
+    if v.get("gap_nats") is None:
+        return verdict
+    return (f"{'NOT sufficient' if verdict == 'not sufficient' else verdict}: {v.get('comparator') or 'ce model'} "
+            f"{_f(v['val_ce_ce'])}, gap {_f(v['gap_nats'])} (margin ±{v['margin_nats']:g})")
 
 
 def estimation_section(models: list[dict], knn: list[dict], figures: list[Figure],
@@ -160,6 +161,15 @@ def pid_section(pids: list[dict], bar_figure: Figure | None, band_figures: list[
         "the prior ('misinformation'); negative synergy means the union model did worse than the better single source. "
         "Means over galaxies with 95% bootstrap intervals; the mean i is a lower bound on the mutual information."],
         tables=[TableBlock(["tuple", "class", "n", "i1", "i2", "i12", "red", "unq1", "unq2", "syn"], rows)])
+    averages = [[p["tuple"], g["group"], *(_f(v) for v in mmi_on_averages(g).values())]
+                for p in pids for g in p["summary"] if g["group"] == "all"]
+    if averages:
+        sec.tables.append(TableBlock(
+            ["tuple", "class", "red", "unq1", "unq2", "syn"], averages,
+            "MMI on the averages (nats): the same decomposition applied to the mean informations i1, i2 and i12 "
+            "instead of galaxy by galaxy (red = min of the means, syn = mean i12 − max of the means). Pointwise "
+            "synergy is at most this: per-galaxy noise raises the mean of max(i1, i2) (the tightness section's "
+            "noise floor)."))
     copula = [[p["tuple"], p["copula"]["n"], *(_f(p["copula"]["mmi"][k]) for k in ("i1", "i2", "i12")),
                *(_f(p["copula"][which][a]) if p["copula"][which] else "n/a"
                  for which in ("mmi", "dep") for a in ("red", "unq1", "unq2", "syn"))]
@@ -182,6 +192,12 @@ def pid_section(pids: list[dict], bar_figure: Figure | None, band_figures: list[
                                       "one panel per class; positive atoms stacked above zero, negative ones below; "
                                       "the line is the union's total information.", folded=p["tuple"] in band))
     return sec
+
+
+def mmi_on_averages(g: dict) -> dict[str, float]:
+    """Minimum-mutual-information atoms of the mean informations of one summary row (nats)."""
+    red = min(g["i1"], g["i2"])
+    return {"red": red, "unq1": g["i1"] - red, "unq2": g["i2"] - red, "syn": g["i12"] - max(g["i1"], g["i2"])}
 
 
 def write_report(out: Path, title: str, sections: list[Section], results: dict) -> tuple[Path, Path]:
@@ -242,10 +258,12 @@ def results_markdown(results: dict, title: str, command: str) -> str:
         out.append("")
     if results.get("sufficiency"):
         out += ["## Latent sufficiency (validation cross-entropy, nats per galaxy)", "",
-                "| latent | latent model | ce model | gap | sufficient |", "|---|---|---|---|---|"]
+                "| latent | latent model | comparator | comparator model | gap | verdict |",
+                "|---|---|---|---|---|---|"]
         for latent, v in results["sufficiency"].items():
-            out.append(f"| {esc(latent)} | {_f(v.get('val_ce_latent'))} | {_f(v.get('val_ce_ce'))} | "
-                       f"{_f(v.get('gap_nats'))} | {VERDICT_WORDS.get(v.get('sufficient'), 'unknown')} |")
+            verdict = v.get("verdict") or VERDICT_WORDS.get(v.get("sufficient"), "unknown")
+            out.append(f"| {esc(latent)} | {_f(v.get('val_ce_latent'))} | {esc(str(v.get('comparator') or 'ce'))} | "
+                       f"{_f(v.get('val_ce_ce'))} | {_f(v.get('gap_nats'))} | {verdict} |")
         out.append("")
     if results.get("images_vs_photometry"):
         out += ["## Images against photometry (test split, paired)", "",

@@ -84,7 +84,7 @@ class Study:
     def check_dataset(self, ds: Dataset) -> None:
         """Fail early, with one line, when a model, question or tuple cannot run on ``ds``."""
         for step in self.steps:
-            if step.kind == "model":
+            if step.kind in ("model", "audit"):
                 ok, why = ds.input_set_status(step.params["inputs"])
                 if not ok:
                     raise ConfigError(f"{step.name} cannot run on {ds.path}: {why}")
@@ -109,7 +109,7 @@ class Study:
 
         if self.cfg.dataset.kind in ("na10", "lcs", "table"):
             for step in self.steps:
-                if step.kind == "model" and parse_inputs(step.params["inputs"]).has_images:
+                if step.kind in ("model", "audit") and parse_inputs(step.params["inputs"]).has_images:
                     raise ConfigError(
                         f"{step.name} needs images, but a {self.cfg.dataset.kind} catalogue has none"
                     )
@@ -335,7 +335,26 @@ def _run_subset(study: Study, step: Step) -> dict:
     family_run = study.model_dir("amortised", p["family"])
     out = study.model_dir("ce", p["inputs"])
     smooth = p.get("smooth")
-    predict(family_run, study.dataset_path, subset=p["inputs"], out=out,
+    source = family_run
+    if p.get("finetune"):  # train this input set's own copy of the family's network, then predict it
+        from galinfo.models import train
+
+        source = out
+        key_file = out / "study_key"
+        key = replace(step, params={k: v for k, v in p.items() if k != "smooth"}).key(study.keys)
+        if out.exists() and (not key_file.exists() or key_file.read_text() != key):
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(key_file, key)
+        family_cfg = json.loads((family_run / "config.json").read_text())["train_config"]
+        train(study.dataset_path, out, inputs=p["family"], objective="ce", preset=family_cfg["preset"],
+              amortised=True, subsets=tuple(family_cfg["subsets"]), finetune_from=str(family_run),
+              finetune_subset=p["inputs"], lr_schedule="onecycle", target=family_cfg["target"],
+              target_low=family_cfg["target_low"], target_high=family_cfg["target_high"],
+              n_bins=family_cfg["n_bins"], eval_every=family_cfg["eval_every"],
+              label_sigma=family_cfg.get("label_sigma", 0.0), weight_decay=family_cfg.get("weight_decay", 0.0),
+              checkpoint_every=family_cfg["checkpoint_every"], progress=study.progress, **p["finetune"])
+    predict(source, study.dataset_path, subset=p["inputs"], out=out,
             smooth=None if smooth in (None, "none") else smooth)
     metrics = evaluate(out, study.dataset_path)
     lo, hi = study.cfg.target_range
@@ -370,7 +389,7 @@ def _run_model(study: Study, step: Step) -> dict:
 
     p = step.params
     amortised = bool(p.get("amortised"))
-    run = study.model_dir("amortised" if amortised else p["objective"], p["inputs"])
+    run = study.model_dir("amortised" if amortised else p.get("role", p["objective"]), p["inputs"])
     key_file = run / "study_key"
     # the pdf smoothing is applied by predict: changing it must not throw the trained weights away
     train_key = replace(step, params={k: v for k, v in p.items() if k != "smooth"}).key(study.keys)
@@ -394,6 +413,7 @@ def _run_model(study: Study, step: Step) -> dict:
     predict(run, study.dataset_path, smooth=p.get("smooth"))
     metrics = evaluate(run, study.dataset_path)
     return {"run": str(run), "inputs": p["inputs"], "objective": p["objective"], "metrics": metrics,
+            **({"role": p["role"]} if "role" in p else {}),
             "left_out": _model_left_out(run, study.summaries["dataset"]["n"], lo, hi)}
 
 
@@ -494,7 +514,9 @@ def _run_pid(study: Study, step: Step) -> dict:
         from galinfo.study.crosschecks import copula_cross_check
 
         runs = [study.model_dir("ce", m) for m in t.models]
-        files = run_pid(study.dataset_path, t, study.step_dir(step), runs=runs, **kwargs)
+        # the prior is the training split's histogram on the same bins (the models' own training
+        # targets; the test galaxies' targets never enter it)
+        files = run_pid(study.dataset_path, t, study.step_dir(step), runs=runs, prior="train", **kwargs)
         copula = copula_cross_check(read_predictions(runs[0]), read_predictions(runs[1]))
     else:
         files = run_pid(study.dataset_path, t, study.step_dir(step), estimate=True, **kwargs)
@@ -529,6 +551,7 @@ def _run_report(study: Study, step: Step) -> dict:
     from galinfo.study import report as rep
     from galinfo.study.comparisons import images_section, images_vs_photometry
     from galinfo.study.paper_claims import paper_section, paper_vs_run
+    from galinfo.study.tightness import study_audit, tightness_section
 
     by_kind: dict[str, list[dict]] = {}
     for s in study.steps:
@@ -554,9 +577,11 @@ def _run_report(study: Study, step: Step) -> dict:
                               "Probability integral transform of the true mass under each latent model's pdf: a flat "
                               "histogram means calibrated pdfs, a U shape over-confident ones, a hump under-confident ones."))
     sufficiency = analyses.latent_sufficiency(study)
-    images = images_vs_photometry(models, seed=study.cfg.seed)
+    tightness = study_audit(models, by_kind.get("audit", []))
+    images = images_vs_photometry(models, seed=study.cfg.seed, slack=tightness["slack"])
     sections = [rep.dataset_section(study.summaries["dataset"]),
                 rep.estimation_section(models, by_kind.get("knn", []), figures, sufficiency)]
+    sections.append(tightness_section(tightness))
     if images:
         sections.append(images_section(images))
     pids = by_kind.get("pid", [])
@@ -577,8 +602,11 @@ def _run_report(study: Study, step: Step) -> dict:
         "estimation": {f"{m['objective']}:{m['inputs']}": m["metrics"] for m in models},
         "knn": {k["latent"]: k for k in by_kind.get("knn", [])},
         "sufficiency": sufficiency,
+        "tightness": tightness,
         "images_vs_photometry": images,
         "pid": {p["tuple"]: p["summary"] for p in pids},
+        "pid_mmi_averages": {p["tuple"]: rep.mmi_on_averages(g) for p in pids for g in p["summary"]
+                             if g["group"] == "all"},
         "pid_copula": {p["tuple"]: p["copula"] for p in pids if p.get("copula")},
         "causal": {c["question"]: c for c in by_kind.get("causal", [])},
         "discovery": by_kind.get("discover", [{}])[0],
@@ -644,6 +672,7 @@ STEP_KINDS: dict[str, StepKind] = {
     "model": StepKind(_run_model),
     "external": StepKind(_run_external),
     "subset": StepKind(_run_subset),  # after its family's amortised "model" step (a dependency)
+    "audit": StepKind(_run_model),  # a dedicated ce model of an input set, for the tightness audit only
     "knn": StepKind(_run_knn),
     "pid": StepKind(_run_pid),
     "causal": StepKind(analyses.run_causal, analyses.causal_section, analyses.truth_check_causal),
