@@ -79,10 +79,11 @@ def study_cmd(
 def quickstart_cmd(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/quickstart"),
     seed: Annotated[int, typer.Option(help="Seed of the mock and of every model.")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", help="Local worker processes (results do not depend on it).")] = 2,
 ) -> None:
     """The quickstart study: a 10k mock, amortised information models, the paper's tuples, causal
     tests against the mock's truth, the report (about 15 minutes on 2 cores)."""
-    study_cmd(None, out=out, preset="quickstart", dry_run=False, quiet=False, markdown=None, seed=seed)
+    study_cmd(None, out=out, preset="quickstart", dry_run=False, quiet=False, markdown=None, seed=seed, jobs=jobs)
 
 
 def register(app: typer.Typer) -> None:
