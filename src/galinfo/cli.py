@@ -25,6 +25,7 @@ app = typer.Typer(
 
 _COMMAND_MODULES = (
     "galinfo.data.commands",
+    "galinfo.build.commands",
     "galinfo.mock.commands",
     "galinfo.models.commands",
     "galinfo.knn.commands",
