@@ -6,8 +6,8 @@ from their own frames and resampled with :func:`reproject.reproject_interp` (bic
 cutout's WCS. SDSS pixels are 0.396" in every band, so values stay nanomaggies per pixel. The
 galaxy lies within half a pixel of the cutout centre; the offset is returned (r-grid pixels).
 
-A galaxy whose cutout would leave any band's frame, or that has a non-finite pixel, gets no image
-and a reason instead (the builder counts it).
+A galaxy whose cutout would leave any band's frame, or that has a non-finite pixel in any band's
+cut (the margin included), gets no image and a reason instead (the builder counts it).
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def cut_ugriz(frames: Mapping[str, Frame], ra: float, dec: float, size: int = CU
     r = _cut(frames["r"], coord, size)
     if r is None:
         return Cutout(None, "off the r frame edge")
+    if not np.isfinite(r.data).all():
+        return Cutout(None, "bad (non-finite) pixels in r")
     x, y = r.wcs.world_to_pixel(coord)
     offset = (float(x) - (size - 1) / 2, float(y) - (size - 1) / 2)
     cube = np.empty((len(BANDS), size, size), dtype=np.float32)
@@ -82,11 +84,11 @@ def cut_ugriz(frames: Mapping[str, Frame], ra: float, dec: float, size: int = CU
         sub = _cut(frames[band], coord, size + 2 * MARGIN)
         if sub is None:
             return Cutout(None, f"off the {band} frame edge", offset)
+        if not np.isfinite(sub.data).all():
+            return Cutout(None, f"bad (non-finite) pixels in {band}", offset)
         values, footprint = reproject_interp((sub.data, sub.wcs), r.wcs, shape_out=(size, size),
-                                             order="bicubic")
+                                             order="bicubic", roundtrip_coords=False)
         if not np.all(footprint > 0):
             return Cutout(None, f"off the {band} frame edge", offset)
         cube[k] = values
-    if not np.isfinite(cube).all():
-        return Cutout(None, "bad (non-finite) pixels", offset)
     return Cutout(cube, "", offset)

@@ -371,10 +371,11 @@ def _assemble(work: Path, n_chunks: int, sel: Selection, opts: BuildOptions, inp
     if len(raw) == 0:
         raise DataValidationError("SkyServer returned no galaxy for the selection "
                                   "(GALAXY spectra with zWarning = 0 and an MPA-JHU entry)")
-    n_in = sum(r["n_in"] for r in records)
+    n_queried = sum(r["n_in"] for r in records)
+    n_in = n_queried + sum(input_dropped.values())
     dropped = dict(input_dropped)
     dropped["not found in SDSS (no GALAXY spectrum with zWarning = 0 and an MPA-JHU entry)"] = \
-        n_in - sum(r["n_found"] for r in records)
+        n_queried - sum(r["n_found"] for r in records)
     objid = np.asarray(raw["objid"], dtype=np.int64)
     _, first = np.unique(objid, return_index=True)
     keep = np.zeros(len(raw), dtype=bool)
@@ -446,12 +447,16 @@ def build_sdss(out: str | Path, sel: Selection, opts: BuildOptions = BuildOption
             import reproject  # noqa: F401
         except ImportError:
             raise GalinfoError(SDSS_EXTRA_MESSAGE) from None
+    if sel.kind == "where":  # a refused selection fails before anything is written or asked
+        q.selection_sql(sel.where, sel.limit)
+    elif sel.kind == "coords":
+        q.catalogue_sql_coords(sel.ra, sel.dec, opts.coord_radius_arcsec)
     work = work_folder(out)
-    _prepare_work(work, sel, opts)
     if service is None:
         from galinfo.build.service import AstroqueryService
 
         service = AstroqueryService(work / "cache", data_release=opts.data_release, frames_dir=opts.frames_dir)
+    _prepare_work(work, sel, opts)
     chunks, input_dropped, selection_queries = _chunks(sel, opts, service, work)
     todo = [k for k in range(1, len(chunks) + 1) if not _chunk_paths(work, k)[1].exists()]
     log.info("%d chunks, %d to do (%d finished before)", len(chunks), len(todo), len(chunks) - len(todo))
