@@ -72,3 +72,11 @@ def test_allwise_adql_radius_in_degrees():
     assert "CIRCLE('ICRS', u.ra, u.dec, 0.0008333333333333334)" in adql
     for col in ("w1mpro", "w2sigmpro", "w3snr"):
         assert f"w.{col}" in adql
+
+
+def test_the_docs_show_the_selection_the_template_builds():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sdss-build.md").read_text()
+    block = doc.split("```sql\n", 1)[1].split("```", 1)[0]
+    assert " ".join(block.split()) == q.selection_sql("z < 0.1 AND petroMag_r < 17.77", limit=100000)
