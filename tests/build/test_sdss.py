@@ -282,3 +282,55 @@ def test_built_dataset_runs_a_small_study(built, tmp_path):
     left = results["left_out"]["model:ce:M_ugriz"]
     assert left.get("an input missing (no prediction)", 0) == 1  # the galaxy with the u sentinel
     assert "Galaxies left out, per step" in (out / "report.html").read_text()
+
+
+def test_a_chunk_without_any_found_galaxy(sky, tmp_path):
+    ids = (*sky.truth["objid"][10:12].tolist(), 5, 7, *sky.truth["objid"][12:14].tolist())
+    out = build_sdss(tmp_path / "gap", Selection(objids=tuple(ids)), BuildOptions(chunk_size=2),
+                     service=FakeService(sky))
+    ds = Dataset.open(out)
+    assert ds.objid.tolist() == sky.truth["objid"][10:14].tolist() and ds.image_shape == (5, 64, 64)
+    assert ds.manifest["provenance"]["dropped"] == {
+        "not found in SDSS (no GALAXY spectrum with zWarning = 0 and an MPA-JHU entry)": 2}
+
+
+def test_astroquery_service_with_a_local_mirror_through_the_clients_hooks(sky, tmp_path):
+    """The real service class, its clients replaced by stubs that answer like astroquery's
+    (SDSS.query_sql; Irsa.tap.run_sync(...).to_table()); frames from --frames DIR."""
+    pytest.importorskip("astroquery")
+    from galinfo.build.service import AstroqueryService, Polite
+
+    fake = FakeService(sky)
+
+    class StubSDSS:
+        def query_sql(self, sql, *, data_release, timeout, cache):
+            assert data_release == 17 and cache is False
+            result = fake.query_sql(sql)
+            result["objid"] = result["objid"].astype(np.uint64)  # as astroquery returns it
+            return result
+
+        def get_images_async(self, **kwargs):
+            raise AssertionError("a local mirror never downloads")
+
+    class StubTap:
+        def run_sync(self, adql, uploads):
+            radius = float(adql.rsplit(",", 1)[1].strip(" ))")) * 3600
+            table = fake.allwise(uploads["pos"], radius)
+            return type("Result", (), {"to_table": lambda self: table})()
+
+    work = tmp_path / "m.work"
+    service = AstroqueryService(work / "cache", frames_dir=sky.frames_dir, polite=Polite(rate=1000.0))
+    service.sdss, service.irsa = StubSDSS(), type("Irsa", (), {"tap": StubTap()})()
+    out = build_sdss(tmp_path / "m", Selection(limit=12), BuildOptions(chunk_size=6), service=service)
+    ds = Dataset.open(out)
+    prov = ds.manifest["provenance"]
+    # the first 12 in frame order (fields 0, 1 and two of field 2), less the galaxy off the r frame
+    # edge (field 0) and the one on NaN pixels (field 1)
+    assert ds.n == 10
+    assert prov["dropped"] == {"cutout off the r frame edge": 1, "cutout bad (non-finite) pixels in g": 1}
+    assert prov["service"]["frames"] == str(sky.frames_dir) and prov["service"]["name"].startswith("astroquery")
+    assert prov["service"]["rate_limit_per_s"] == 1000.0
+    assert len(list((work / "cache" / "sql").glob("*.ecsv"))) == 3  # selection + 2 chunks, cached
+    assert len(list((work / "cache" / "allwise").glob("*.ecsv"))) == 2
+    assert ds.catalog["objid"].dtype.kind == "i"
+    assert set(ds.objid.tolist()) <= set(sky.truth["objid"].tolist())
