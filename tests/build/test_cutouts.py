@@ -74,3 +74,13 @@ def test_edge_and_bad_pixels_give_a_reason_not_an_image(sky):
     bad = t[(t["frame_index"] == 1)][4]
     cut = cut_ugriz(frames_of(sky, 1), bad["ra"], bad["dec"], SIZE)
     assert cut.image is None and cut.reason == "bad (non-finite) pixels in g"
+
+
+def test_an_unreadable_frame_is_one_line_naming_it(tmp_path):
+    from galinfo.errors import DataValidationError
+
+    bad = tmp_path / "frame-r-003704-1-0100.fits"
+    bad.write_bytes(b"not a FITS file")
+    with pytest.raises(DataValidationError, match="cannot read frame .*frame-r-003704-1-0100.fits") as err:
+        read_frame(bad)
+    assert "\n" not in str(err.value)

@@ -4,6 +4,7 @@ missing-value contract, cutouts in images.h5, resumption, failures, the dry run 
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import numpy as np
@@ -314,7 +315,7 @@ def test_astroquery_service_with_a_local_mirror_through_the_clients_hooks(sky, t
 
     class StubTap:
         def run_sync(self, adql, uploads):
-            radius = float(adql.rsplit(",", 1)[1].strip(" ))")) * 3600
+            radius = float(re.search(r"u\.dec, ([0-9.e-]+)\)\)", adql).group(1)) * 3600
             table = fake.allwise(uploads["pos"], radius)
             return type("Result", (), {"to_table": lambda self: table})()
 

@@ -24,6 +24,7 @@ from astropy.nddata import Cutout2D, NoOverlapError, PartialOverlapError
 from astropy.wcs import WCS, FITSFixedWarning
 
 from galinfo.data.schema import BANDS
+from galinfo.errors import DataValidationError
 
 CUTOUT_SIZE = 64
 #: Extra pixels on each side of the u, g, i, z cut before resampling (covers band offsets/rotation).
@@ -50,11 +51,15 @@ class Cutout:
 
 def read_frame(path: str | Path) -> Frame:
     """Read HDU 0 of a ``frame-*.fits(.bz2)`` file: the image (nanomaggies) and its WCS."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        with fits.open(path, memmap=False) as hdul:
-            hdu = hdul[0]
-            return Frame(np.asarray(hdu.data, dtype=np.float32), WCS(hdu.header).celestial)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            with fits.open(path, memmap=False) as hdul:
+                hdu = hdul[0]
+                return Frame(np.asarray(hdu.data, dtype=np.float32), WCS(hdu.header).celestial)
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line naming it
+        raise DataValidationError(f"cannot read frame {path} ({type(exc).__name__}: {exc}); "
+                                  "delete it to download it again") from None
 
 
 def _cut(frame: Frame, coord: SkyCoord, size: int) -> Cutout2D | None:

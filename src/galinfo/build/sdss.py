@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table, vstack
 
 from galinfo.atomic import atomic_path, write_bytes
 from galinfo.build import queries as q
+from galinfo.build.join import match_wise, merge_counts, sdss_catalog
 from galinfo.build.service import (
     SDSS_EXTRA_MESSAGE,
     SdssService,
@@ -33,9 +33,9 @@ from galinfo.build.service import (
     frame_name,
     one_line,
 )
-from galinfo.data.catalog import as_float, assign_splits, empty_catalog
+from galinfo.data.catalog import as_float, assign_splits
 from galinfo.data.dataset import sha256_file, utc_now, write_dataset
-from galinfo.data.schema import BANDS, WISE_BANDS
+from galinfo.data.schema import BANDS
 from galinfo.data.validate import mask_catalog
 from galinfo.errors import ConfigError, DataValidationError, GalinfoError
 
@@ -224,35 +224,6 @@ def _chunks(sel: Selection, opts: BuildOptions, service: SdssService, work: Path
 
 
 # -- one chunk ------------------------------------------------------------------------------------
-def match_wise(ra, dec, candidates: Table, radius_arcsec: float) -> tuple[Table, dict[str, dict[str, int]]]:
-    """Nearest ALLWISE candidate of each galaxy within ``radius_arcsec``; W1-W3 and errors (mag,
-    Vega) with NaN for no match or a non-detection (no ``w?sigmpro``: an upper limit), counted."""
-    n = len(ra)
-    out = Table({c: np.full(n, np.nan) for b in WISE_BANDS for c in (b, f"{b}err")})
-    out["wise_sep_arcsec"] = np.full(n, np.nan)
-    matched = np.zeros(n, dtype=bool)
-    if n and len(candidates):
-        gal = SkyCoord(np.asarray(ra, float), np.asarray(dec, float), unit="deg")
-        cand = SkyCoord(as_float(candidates["ra"]), as_float(candidates["dec"]), unit="deg")
-        idx, sep, _ = gal.match_to_catalog_sky(cand)
-        matched = sep.arcsec <= radius_arcsec
-        out["wise_sep_arcsec"][matched] = sep.arcsec[matched]
-        for b in WISE_BANDS:
-            mag, err = as_float(candidates[f"{b}mpro"])[idx], as_float(candidates[f"{b}sigmpro"])[idx]
-            detected = matched & np.isfinite(err)
-            out[b][detected] = mag[detected]
-            out[f"{b}err"][detected] = err[detected]
-    masked: dict[str, dict[str, int]] = {}
-    for b in WISE_BANDS:
-        counts = {f"no ALLWISE source within {radius_arcsec:g} arcsec": int((~matched).sum()),
-                  f"ALLWISE non-detection (no {b}sigmpro: upper limit)": int((matched & np.isnan(out[b])).sum())}
-        counts = {k: v for k, v in counts.items() if v}
-        for col in (b, f"{b}err"):
-            if counts:
-                masked[col] = dict(counts)
-    return out, masked
-
-
 def _frames(service: SdssService, fields: list[tuple[int, int, int]], workers: int) -> dict:
     """Download (or find) the five frames of each field in parallel: {(field, band): path or None}."""
     jobs = [(f, b) for f in fields for b in BANDS]
@@ -321,44 +292,6 @@ def _run_chunk(k: int, keys: np.ndarray, sel: Selection, opts: BuildOptions, ser
 
 
 # -- joining the chunks into the data model -----------------------------------------------------
-def sdss_catalog(raw: Table) -> Table:
-    """SkyServer result columns (:data:`galinfo.build.queries.CATALOGUE_COLUMNS`) -> data model.
-
-    petroMag/petroMagErr -> mag/magerr; expAB -> ab; petroR50/R90 -> r50/r90 (arcsec);
-    ``ebv`` = extinction_r / 2.751 (SFD); ``lgm_tot_p50`` -> logmstar; ``cls`` from the MPA-JHU
-    specific SFR: sf above -11 (log yr^-1), passive at or below, other where missing. Sersic n is
-    not in SkyServer's tables: ``sersic_n_*`` stay missing. Sentinels are left for mask_catalog.
-    """
-    t = empty_catalog(len(raw))
-    t["objid"] = q.as_objids(raw["objid"])
-    t["z"] = as_float(raw["z"])
-    t["logmstar"] = as_float(raw["lgm_tot_p50"])
-    ext = as_float(raw["extinction_r"])
-    t["ebv"] = np.where(ext <= -99, ext, ext / q.EXTINCTION_R_PER_EBV)  # keep sentinels for counting
-    for b in BANDS:
-        for name, col in (("mag", "petroMag"), ("magerr", "petroMagErr"), ("ab", "expAB"),
-                          ("r50", "petroR50"), ("r90", "petroR90")):
-            t[f"{name}_{b}"] = as_float(raw[f"{col}_{b}"])
-    for c in (*WISE_BANDS, *(f"{w}err" for w in WISE_BANDS)):
-        if c in raw.colnames:
-            t[c] = as_float(raw[c])
-    ssfr = as_float(raw["specsfr_tot_p50"], sentinels=(-9999.0, -99.0), below=-29.0)
-    t["cls"] = np.where(np.isfinite(ssfr), np.where(ssfr > -11.0, "sf", "passive"), "other")
-    t["ssfr"] = ssfr
-    for c in ("specobjid", "run", "rerun", "camcol", "field"):
-        t[c] = np.asarray(raw[c], dtype=np.int64)
-    for c in ("ra", "dec", "zerr", "wise_sep_arcsec", "cutout_dx", "cutout_dy"):
-        if c in raw.colnames:
-            t[c] = as_float(raw[c])
-    return t
-
-
-def _merge_counts(into: dict, more: dict) -> None:
-    for col, counts in more.items():
-        for reason, n in counts.items():
-            into.setdefault(col, {})[reason] = into.setdefault(col, {}).get(reason, 0) + n
-
-
 def _assemble(work: Path, n_chunks: int, sel: Selection, opts: BuildOptions, input_dropped: dict,
               selection_queries: list[str], service: SdssService) -> tuple[Table, Iterator | None, dict, dict]:
     tables, records = [], []
@@ -395,8 +328,8 @@ def _assemble(work: Path, n_chunks: int, sel: Selection, opts: BuildOptions, inp
         raise DataValidationError("no galaxy left with a usable cutout (see the counts in the log)")
     masked: dict = {}
     for r in records:
-        _merge_counts(masked, r["masked"])
-    _merge_counts(masked, mask_catalog(table))
+        merge_counts(masked, r["masked"])
+    merge_counts(masked, mask_catalog(table))
     table["split"] = assign_splits(np.asarray(table["logmstar"], dtype=float), seed=opts.seed)
     frames: dict[str, str] = {}
     for r in records:
