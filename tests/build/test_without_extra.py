@@ -64,3 +64,15 @@ def test_dry_run_without_the_extra(tmp_path):
     """)
     assert res.returncode == 0, res.stderr
     assert "SELECT TOP 10 p.objID" in res.stdout and "estimated download for 10 galaxies" in res.stdout
+
+
+def test_the_sdss_extra_is_declared_and_installed_by_make():
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[2]
+    extra = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["sdss"]
+    assert {Requirement(r).name for r in extra} == {"astroquery", "reproject"}
+    assert '-e ".[dev,dask,sdss]"' in (root / "Makefile").read_text()
