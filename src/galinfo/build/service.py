@@ -97,7 +97,7 @@ class Polite:
                 last = exc
                 if attempt + 1 < self.attempts:
                     wait = self.backoff * 2**attempt
-                    log.warning("%s failed (%s); retrying in %.0f s", what, one_line(exc), wait)
+                    log.info("%s failed (%s); retrying in %.0f s", what, one_line(exc), wait)
                     self._sleep(wait)
         raise ServiceError(f"{what} failed after {self.attempts} attempts: {one_line(last)}")
 
