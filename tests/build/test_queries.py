@@ -62,8 +62,12 @@ def test_coordinate_selection_uses_the_nearest_object_function():
     sql = q.catalogue_sql_coords([150.1, 151.25], [2.5, -1.0], radius_arcsec=3.0)
     assert "FROM (VALUES (0,150.1,2.5),(1,151.25,-1.0)) AS u(idx, ra, dec)" in sql
     assert "dbo.fGetNearestObjEq(u.ra, u.dec, 0.05)" in sql
+    labelled = q.catalogue_sql_coords([150.1, 151.25], [2.5, -1.0], idx=np.array([40, 41]))
+    assert "(VALUES (40,150.1,2.5),(41,151.25,-1.0))" in labelled
     with pytest.raises(QueryError, match="dec"):
         q.catalogue_sql_coords([1.0], [95.0])
+    with pytest.raises(QueryError, match="labels must be integers"):
+        q.catalogue_sql_coords([1.0], [5.0], idx=np.array([0.5]))
 
 
 def test_allwise_adql_radius_in_degrees():

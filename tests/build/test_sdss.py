@@ -162,7 +162,10 @@ def test_work_folder_of_another_build_is_refused(sky, tmp_path):
                    service=FakeService(sky), overwrite=True)
 
 
-def test_coordinate_selection_counts_misses_and_repeats(sky, tmp_path):
+def test_coordinate_selection_counts_misses_and_repeats(sky, tmp_path, monkeypatch):
+    import galinfo.build.sdss as builder
+
+    monkeypatch.setattr(builder, "KEYS_PER_QUERY", 3)  # chunks of 4 positions in queries of 3 and 1
     t = sky.truth
     ra = [*t["ra"][:6], t["ra"][0] + 1e-5, 10.0]  # a repeat of galaxy 0 (0.04") and an empty position
     dec = [*t["dec"][:6], t["dec"][0], 0.0]
@@ -335,3 +338,17 @@ def test_astroquery_service_with_a_local_mirror_through_the_clients_hooks(sky, t
     assert len(list((work / "cache" / "allwise").glob("*.ecsv"))) == 2
     assert ds.catalog["objid"].dtype.kind == "i"
     assert set(ds.objid.tolist()) <= set(sky.truth["objid"].tolist())
+
+
+def test_long_chunks_are_asked_in_short_queries(sky, tmp_path, monkeypatch):
+    import galinfo.build.sdss as builder
+
+    monkeypatch.setattr(builder, "KEYS_PER_QUERY", 7)
+    service = FakeService(sky)
+    ids = tuple(sky.truth["objid"][:40].tolist())
+    ds = Dataset.open(build_sdss(tmp_path / "short", Selection(objids=ids), BuildOptions(chunk_size=20, images=False),
+                                 service=service))
+    sizes = [len(sql.split("IN (")[1].split(")")[0].split(",")) for sql in service.sql]
+    assert sizes == [7, 7, 6, 7, 7, 6]
+    assert sorted(ds.objid.tolist()) == sorted(ids)
+    assert len(ds.manifest["provenance"]["queries"]) == 6 + 2  # six catalogue queries, two ALLWISE

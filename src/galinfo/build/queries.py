@@ -197,15 +197,25 @@ def catalogue_sql_objids(objids: Sequence[int] | np.ndarray) -> str:
             "ORDER BY p.objID")
 
 
-def catalogue_sql_coords(ra, dec, radius_arcsec: float = 2.0) -> str:
+def as_labels(values) -> np.ndarray:
+    """Integer labels (int64); anything else is refused."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iu":
+        raise QueryError(f"row labels must be integers, got {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def catalogue_sql_coords(ra, dec, radius_arcsec: float = 2.0, idx=None) -> str:
     """SQL of the catalogue rows of the nearest primary object to each (ra, dec) [deg] within
-    ``radius_arcsec``, via SkyServer's ``dbo.fGetNearestObjEq`` (radius in arcmin)."""
+    ``radius_arcsec``, via SkyServer's ``dbo.fGetNearestObjEq`` (radius in arcmin). ``idx``
+    (default 0, 1, ...) labels each position's row in the result."""
     ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
+    idx = np.arange(ra.size) if idx is None else as_labels(idx)
     if ra.size == 0 or ra.shape != dec.shape:
         raise QueryError("coordinates: need equal, non-empty ra and dec columns")
     if not (np.isfinite(ra).all() and np.isfinite(dec).all()) or np.any(np.abs(dec) > 90):
         raise QueryError("coordinates: ra/dec must be finite degrees with |dec| <= 90")
-    values = ",".join(f"({k},{float(a)!r},{float(d)!r})" for k, (a, d) in enumerate(zip(ra, dec, strict=True)))
+    values = ",".join(f"({int(k)},{float(a)!r},{float(d)!r})" for k, a, d in zip(idx, ra, dec, strict=True))
     return (f"SELECT u.idx AS idx, {_select_list()} FROM (VALUES {values}) AS u(idx, ra, dec) "
             f"CROSS APPLY dbo.fGetNearestObjEq(u.ra, u.dec, {float(radius_arcsec) / 60.0!r}) AS n "
             "JOIN PhotoObj AS p ON p.objID = n.objID JOIN SpecObj AS s ON s.bestObjID = p.objID "

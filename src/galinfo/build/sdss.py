@@ -46,6 +46,8 @@ WORK_SUFFIX = ".work"
 FRAME_MB = 3.5
 #: Main-sample galaxies per SDSS field on average (~100 spectra/deg^2 x 0.037 deg^2 per field).
 GALAXIES_PER_FIELD = 3.0
+#: objids (or positions) per catalogue query: ~2 kB of SQL on top of the ~2 kB select list.
+KEYS_PER_QUERY = 100
 CITATION = ("SDSS DR17 (Abdurro'uf et al. 2022, ApJS 259, 35); MPA-JHU stellar masses (Kauffmann et al. "
             "2003, MNRAS 341, 33; Salim et al. 2007, ApJS 173, 267); ALLWISE (Wright et al. 2010, AJ 140, "
             "1868; Mainzer et al. 2011, ApJ 731, 53)")
@@ -133,11 +135,14 @@ def _input_keys(sel: Selection) -> tuple[np.ndarray | None, dict[str, int]]:
     return None, dropped
 
 
-def _catalogue_sql(sel: Selection, keys: np.ndarray, opts: BuildOptions) -> str:
+def catalogue_sqls(sel: Selection, keys: np.ndarray, opts: BuildOptions) -> list[str]:
+    """The catalogue queries of one chunk: at most :data:`KEYS_PER_QUERY` objids or positions each
+    (astroquery sends SQL in the URL of a GET request, which servers cap at a few kB)."""
+    parts = [keys[i : i + KEYS_PER_QUERY] for i in range(0, len(keys), KEYS_PER_QUERY)]
     if sel.kind == "coords":
-        ra, dec = np.asarray(sel.ra)[keys], np.asarray(sel.dec)[keys]
-        return q.catalogue_sql_coords(ra, dec, opts.coord_radius_arcsec)
-    return q.catalogue_sql_objids(keys)
+        ra, dec = np.asarray(sel.ra), np.asarray(sel.dec)
+        return [q.catalogue_sql_coords(ra[p], dec[p], opts.coord_radius_arcsec, idx=p) for p in parts]
+    return [q.catalogue_sql_objids(p) for p in parts]
 
 
 def dry_run(sel: Selection, opts: BuildOptions) -> str:
@@ -147,30 +152,31 @@ def dry_run(sel: Selection, opts: BuildOptions) -> str:
     if sel.kind == "where":
         lines += ["-- selection (SkyServer SQL):", q.selection_sql(sel.where, sel.limit)]
         n = sel.limit
-        lines += ["-- catalogue of each chunk (SkyServer SQL; IN holds the chunk's objids):",
+        lines += [f"-- catalogue of each chunk (SkyServer SQL; IN holds up to {KEYS_PER_QUERY} of its objids):",
                   q.catalogue_sql_objids([0]).replace("IN (0)", "IN (<objids of the chunk>)")]
     else:
         n = len(keys)
-        lines += ["-- catalogue of chunk 1 (SkyServer SQL):",
-                  _catalogue_sql(sel, keys[: opts.chunk_size], opts)]
+        lines += [f"-- catalogue of chunk 1 (SkyServer SQL, first of {-(-min(n, opts.chunk_size) // KEYS_PER_QUERY)}):",
+                  catalogue_sqls(sel, keys[: opts.chunk_size], opts)[0]]
     lines += [f"-- ALLWISE match of each chunk (IRSA TAP, positions uploaded, radius {opts.wise_radius_arcsec:g}\"):",
               q.allwise_adql(opts.wise_radius_arcsec)]
     if n is None:
         lines.append("estimated download: unknown until the selection runs (give --limit N for an estimate)")
         return "\n".join(lines)
     n_chunks = -(-n // opts.chunk_size)
+    per_chunk = -(-min(n, opts.chunk_size) // KEYS_PER_QUERY)
+    n_queries = n_chunks * (per_chunk + 1) + (sel.kind == "where")
     if opts.images:
         most = n * len(BANDS) * FRAME_MB / 1024
         typical = most / GALAXIES_PER_FIELD
         cube = n * len(BANDS) * opts.cutout_size**2 * 4 / 1024**3
         lines.append(
-            f"estimated download for {n} galaxies: {2 * n_chunks + (sel.kind == 'where')} queries and "
+            f"estimated download for {n} galaxies: {n_queries} queries and "
             f"{typical:.2f} GB of corrected frames typically (at most {most:.2f} GB: {len(BANDS)} frames "
             f"per galaxy x {FRAME_MB:g} MB per compressed frame, about {GALAXIES_PER_FIELD:g} galaxies "
             f"sharing a field); images.h5 {cube:.2f} GB")
     else:
-        lines.append(f"estimated download for {n} galaxies: {2 * n_chunks + (sel.kind == 'where')} "
-                     "queries, no frames (--no-images)")
+        lines.append(f"estimated download for {n} galaxies: {n_queries} queries, no frames (--no-images)")
     return "\n".join(lines)
 
 
@@ -267,13 +273,16 @@ def _chunk_paths(work: Path, k: int) -> tuple[Path, Path]:
 
 def _run_chunk(k: int, keys: np.ndarray, sel: Selection, opts: BuildOptions, service: SdssService,
                work: Path) -> None:
-    sql = _catalogue_sql(sel, keys, opts)
-    cat = Table(_ask(f"SkyServer catalogue query of chunk {k}", lambda: service.query_sql(sql)))
+    sqls = catalogue_sqls(sel, keys, opts)
+    parts = [Table(_ask(f"SkyServer catalogue query of chunk {k}", lambda sql=sql: service.query_sql(sql)))
+             for sql in sqls]
+    parts = [p for p in parts if len(p)]
+    cat = vstack(parts, metadata_conflicts="silent") if parts else Table()
     if len(cat):
         cat["objid"] = q.as_objids(cat["objid"])
         cat["specobjid"] = q.as_objids(cat["specobjid"])
     n_found = len(np.unique(cat["idx" if "idx" in cat.colnames else "objid"])) if len(cat) else 0
-    record: dict = {"chunk": k, "n_in": len(keys), "n_found": n_found, "queries": [sql], "frames": {}, "masked": {}}
+    record: dict = {"chunk": k, "n_in": len(keys), "n_found": n_found, "queries": sqls, "frames": {}, "masked": {}}
     cube = np.zeros((0, len(BANDS), opts.cutout_size, opts.cutout_size), np.float32)
     if len(cat):
         positions = Table({"idx": np.arange(len(cat)), "ra": as_float(cat["ra"]), "dec": as_float(cat["dec"])})
