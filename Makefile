@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	else \
 		$(PIP) install -q "$(TORCH_PIN)"; \
 	fi
-	$(PIP) install -q -e ".[dev,dask]"
+	$(PIP) install -q -e ".[dev,dask,sdss]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -25,6 +25,7 @@ app = typer.Typer(
 
 _COMMAND_MODULES = (
     "galinfo.data.commands",
+    "galinfo.build.commands",
     "galinfo.mock.commands",
     "galinfo.models.commands",
     "galinfo.knn.commands",
@@ -48,7 +49,9 @@ def main() -> None:
     try:
         app()
     except GalinfoError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape  # a message may hold brackets: pip install 'galinfo[sdss]'
+
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

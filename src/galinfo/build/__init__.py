@@ -1,0 +1,1 @@
+"""galinfo.build: datasets made from survey archives (``galinfo build sdss``)."""
