@@ -81,6 +81,6 @@ def test_allwise_adql_radius_in_degrees():
 def test_the_docs_show_the_selection_the_template_builds():
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "sdss-build.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sdss.md").read_text()
     block = doc.split("```sql\n", 1)[1].split("```", 1)[0]
     assert " ".join(block.split()) == q.selection_sql("z < 0.1 AND petroMag_r < 17.77", limit=100000)

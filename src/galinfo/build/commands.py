@@ -39,7 +39,7 @@ def sdss_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUT.")] = False,
 ) -> None:
     """SDSS Petrosian ugriz, spec-z, E(B-V), morphology, MPA-JHU masses, ALLWISE W1-W3 and 64x64
-    ugriz cutouts into a dataset (see docs/sdss-build.md)."""
+    ugriz cutouts into a dataset (see docs/sdss.md)."""
     from galinfo.build.sdss import BuildOptions, Selection, build_sdss, read_selection_file
     from galinfo.build.sdss import dry_run as plan
 

@@ -140,7 +140,7 @@ class _Parser:
         sql = _WHERE_LOOKUP.get(text.lower())
         if sql is None:
             raise QueryError(f"--where: unknown column {text!r} (known: z, ra, dec, petroMag_r, "
-                             "lgm_tot_p50, expAB_r, petroR50_r, ...; see docs/sdss-build.md)")
+                             "lgm_tot_p50, expAB_r, petroR50_r, ...; see docs/sdss.md)")
         self.i += 1
         return sql
 

@@ -5,7 +5,7 @@ what it asked and what it masked) is saved under the work folder ``OUT.work/`` b
 so an interrupted build resumes where it stopped. At the end the chunks are joined, passed
 through the missing-value contract (:func:`galinfo.data.validate.mask_catalog`), split and written
 with :func:`galinfo.data.dataset.write_dataset` (atomic: no half-written OUT). See
-``docs/sdss-build.md``.
+``docs/sdss.md``.
 """
 
 from __future__ import annotations
