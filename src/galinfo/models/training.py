@@ -343,15 +343,15 @@ def train(
         spec = AmortisedSpec.fit(ds, iset, train_rows, cfg.subsets or default_focus(iset))
     else:
         spec = InputSpec.fit(ds, iset, train_rows)
-    if cfg.amortised:
+    if cfg.finetune_subset:  # one input set: its fixed mask, on the galaxies that have all of it
+        tr, va = (spec.model_data(ds, r, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb,
+                                  subset=cfg.finetune_subset) for r in (train_rows, val_rows))
+        tr, va = (d.subset((d.avail | ~d.fixed_mask).all(dim=1).numpy()) for d in (tr, va))
+    elif cfg.amortised:
         tr = spec.model_data(ds, train_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb,
                              p_focus=cfg.p_focus)
         va = spec.model_data(ds, val_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
         va.fixed_mask = validation_masks(spec, va.avail, cfg.seed)
-        if cfg.finetune_subset:  # one input set: its fixed mask, on the galaxies that have all of it
-            tr, va = (spec.model_data(ds, r, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb,
-                                      subset=cfg.finetune_subset) for r in (train_rows, val_rows))
-            tr, va = (d.subset((d.avail | ~d.fixed_mask).all(dim=1).numpy()) for d in (tr, va))
     else:
         tr = model_data(ds, spec, train_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)
         va = model_data(ds, spec, val_rows, cfg.target, bins, max_memory_gb=cfg.max_image_memory_gb)

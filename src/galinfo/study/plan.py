@@ -229,7 +229,11 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
     tuples = cfg.all_tuples
     if cfg.pid_estimator == "model":
         if cfg.pid_models == "amortised":
-            add_amortised(plan_models(tuples))
+            # where a family's input sets are fine-tuned, the sufficiency comparators of the latents
+            # join it too: a fine-tune is as tight as a dedicated model (docs/models.md) and far cheaper
+            tuned = [m for m in cfg.latent_models
+                     if (cfg.image_finetune_steps if parse_inputs(m).has_images else cfg.finetune_steps)]
+            add_amortised(tuple(dict.fromkeys([*plan_models(tuples), *tuned])))
         for inputs in plan_models(tuples):
             add_model("ce", inputs)
     # The sufficiency check of each latent: a cross-entropy model of the same inputs. Planned after
