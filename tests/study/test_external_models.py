@@ -61,7 +61,7 @@ def test_study_uses_external_runs_without_training(setup, tmp_path):
     assert results["estimation"]["external:M_ugriz"]["test"]["n"] == (ds.split == "test").sum()
     direct = run_pid(ds.path, TupleSpec.parse("M_ugriz,Morph"), tmp_path / "direct",
                      runs=[runs[m] for m in ("M_ugriz", "Morph", "M_ugriz|Morph")], n_boot=20,
-                     min_count=20)
+                     min_count=20, prior="train")  # a study's prior: the training split's histogram
     via_study = Table.read(tmp_path / "study" / "steps" / "pid_M_ugriz_Morph" / "pid.fits")
     np.testing.assert_array_equal(via_study["i12"], Table.read(direct["table"])["i12"])
     causal = json.loads((tmp_path / "study" / "steps" / "causal_ab_r_S_M_ugriz" / "local_ab_r.json").read_text())
