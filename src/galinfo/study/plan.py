@@ -139,6 +139,11 @@ FINETUNE_PATIENCE = 10
 """Evaluations without improvement before a fine-tune stops (after its rate has decayed)."""
 
 
+def _finetune_steps(cfg: StudyConfig, has_images: bool) -> int:
+    """Steps of the per-input-set fine-tune of a family (0: its predictions are used as trained)."""
+    return int(cfg.image_finetune_steps if has_images else cfg.finetune_steps)
+
+
 def _amortised_steps(cfg: StudyConfig, has_images: bool) -> int:
     if has_images and cfg.amortised_image_max_steps:
         return int(cfg.amortised_image_max_steps)
@@ -212,15 +217,15 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
                 params["arch_overrides"] = {"latent_dim": AMORTISED_TABULAR_LATENT[preset]}  # 13 groups
             fam_step = amortised_step_name(family)
             steps.append(Step("model", fam_step, params, ("dataset",), cost, device))
-            tune = cfg.image_finetune_steps if has_images else cfg.finetune_steps
+            tune = _finetune_steps(cfg, has_images)
             for m in subsets:
                 seen.add(model_step_name("ce", m))
                 sub = {"inputs": m, "family": family, "smooth": cfg.smooth}
                 tune_cost = 0.0
                 if tune:  # a short fine-tune of the family's network on this input set alone
-                    sub["finetune"] = {"max_steps": int(tune), "batch_size": batch, "seed": cfg.seed,
+                    sub["finetune"] = {"max_steps": tune, "batch_size": batch, "seed": cfg.seed,
                                        "lr": FINETUNE_LR, "patience": FINETUNE_PATIENCE}
-                    tune_cost = _model_cost(cfg, "ce", family, int(tune), batch)[0]
+                    tune_cost = _model_cost(cfg, "ce", family, tune, batch)[0]
                 steps.append(Step("subset", model_step_name("ce", m), sub, (fam_step,), 5.0 + tune_cost, device))
 
     for latent in cfg.latent_models:
@@ -231,8 +236,7 @@ def plan_study(cfg: StudyConfig) -> list[Step]:
         if cfg.pid_models == "amortised":
             # where a family's input sets are fine-tuned, the sufficiency comparators of the latents
             # join it too: a fine-tune is as tight as a dedicated model (docs/models.md) and far cheaper
-            tuned = [m for m in cfg.latent_models
-                     if (cfg.image_finetune_steps if parse_inputs(m).has_images else cfg.finetune_steps)]
+            tuned = [m for m in cfg.latent_models if _finetune_steps(cfg, parse_inputs(m).has_images)]
             add_amortised(tuple(dict.fromkeys([*plan_models(tuples), *tuned])))
         for inputs in plan_models(tuples):
             add_model("ce", inputs)

@@ -338,22 +338,12 @@ def _run_subset(study: Study, step: Step) -> dict:
     source = family_run
     if p.get("finetune"):  # train this input set's own copy of the family's network, then predict it
         from galinfo.models import train
+        from galinfo.models.config import TrainConfig
 
-        source = out
-        key_file = out / "study_key"
-        key = replace(step, params={k: v for k, v in p.items() if k != "smooth"}).key(study.keys)
-        if out.exists() and (not key_file.exists() or key_file.read_text() != key):
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(key_file, key)
-        family_cfg = json.loads((family_run / "config.json").read_text())["train_config"]
-        train(study.dataset_path, out, inputs=p["family"], objective="ce", preset=family_cfg["preset"],
-              amortised=True, subsets=tuple(family_cfg["subsets"]), finetune_from=str(family_run),
-              finetune_subset=p["inputs"], lr_schedule="onecycle", target=family_cfg["target"],
-              target_low=family_cfg["target_low"], target_high=family_cfg["target_high"],
-              n_bins=family_cfg["n_bins"], eval_every=family_cfg["eval_every"],
-              label_sigma=family_cfg.get("label_sigma", 0.0), weight_decay=family_cfg.get("weight_decay", 0.0),
-              checkpoint_every=family_cfg["checkpoint_every"], progress=study.progress, **p["finetune"])
+        source = _run_folder(study, step, out)
+        family_cfg = TrainConfig.from_dict(json.loads((family_run / "config.json").read_text())["train_config"])
+        train(study.dataset_path, out, replace(family_cfg, finetune_from=str(family_run), finetune_subset=p["inputs"],
+                                               **p["finetune"]), progress=study.progress)
     predict(source, study.dataset_path, subset=p["inputs"], out=out,
             smooth=None if smooth in (None, "none") else smooth)
     metrics = evaluate(out, study.dataset_path)
@@ -384,19 +374,25 @@ def _run_dataset(study: Study, step: Step) -> dict:
             "masked": {c: sum(r.values()) for c, r in (prov.get("masked") or {}).items()}}
 
 
+def _run_folder(study: Study, step: Step, run: Path) -> Path:
+    """``run``, emptied first when it holds a run of other training settings; returns it."""
+    key_file = run / "study_key"
+    # the pdf smoothing is applied by predict: changing it must not throw the trained weights away
+    train_key = replace(step, params={k: v for k, v in step.params.items() if k != "smooth"}).key(study.keys)
+    if run.exists() and (not key_file.exists() or key_file.read_text() != train_key):
+        shutil.rmtree(run)  # a run of other settings: start again
+    run.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(key_file, train_key)
+    return run
+
+
 def _run_model(study: Study, step: Step) -> dict:
     from galinfo.models import evaluate, predict, train
 
     p = step.params
     amortised = bool(p.get("amortised"))
-    run = study.model_dir("amortised" if amortised else p.get("role", p["objective"]), p["inputs"])
-    key_file = run / "study_key"
-    # the pdf smoothing is applied by predict: changing it must not throw the trained weights away
-    train_key = replace(step, params={k: v for k, v in p.items() if k != "smooth"}).key(study.keys)
-    if run.exists() and (not key_file.exists() or key_file.read_text() != train_key):
-        shutil.rmtree(run)  # a run of other settings: start again
-    run.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(key_file, train_key)
+    run = _run_folder(study, step, study.model_dir("amortised" if amortised else p.get("role", p["objective"]),
+                                                   p["inputs"]))
     lo, hi = p["target_range"]
     extra = {k: p[k] for k in ("arch", "arch_overrides", "batch_size") if k in p}
     if amortised:

@@ -59,11 +59,6 @@ def pointwise_floor(lq_a: np.ndarray, lq_b: np.ndarray) -> tuple[float, float]:
     return _mean_se(0.5 * np.abs(lq_a - lq_b))
 
 
-def paired_gap(run_independent: str, run_used: str) -> dict:
-    """:func:`gap_stats` of two runs on their common test galaxies."""
-    return gap_stats(*_paired_log_q(run_independent, run_used))
-
-
 def audit_rows(used: dict[str, str], independent: dict[str, dict[str, str]]) -> list[dict]:
     """One row per (input set, independent estimate).
 
