@@ -59,13 +59,16 @@ class CNNConfig:
     average pooling. Apertures (``apertures``; empty for none): the flux inside circles of these
     radii (fractions of half the cutout) per band, a fixed layer (:class:`ApertureFluxes`). Both
     feature sets and the tabular inputs are joined before a dense layer of ``dense`` units. No
-    normalisation layer: nothing mixes galaxies of a batch.
+    normalisation layer: nothing mixes galaxies of a batch. ``crop`` (pixels; 0 for the whole
+    cutout): the convolutions see only the central ``crop`` x ``crop`` pixels, where the galaxy's
+    shape is, while the apertures still sum the whole cutout (4x fewer pixels to convolve at 32).
     """
 
     widths: tuple[int, ...] = (32, 48, 64, 96)
     dense: int = 128
     apertures: tuple[float, ...] = APERTURE_RADII
     dense_layers: int = 2
+    crop: int = 0
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,13 @@ def cnn_small() -> ModelConfig:
 def aperture_mlp() -> ModelConfig:
     """Fastest image model: aperture photometry only (no convolution), 5 dense layers of 192, S of 32."""
     return replace(cnn_small(), latent_dim=32, cnn=CNNConfig(widths=(), dense=192, dense_layers=5))
+
+
+@register_model
+def shape_cnn() -> ModelConfig:
+    """Default CPU image model: the apertures of :func:`aperture_mlp` plus a learned, shape-aware
+    convolutional path (24-32-48-64 channels) on the central 32 x 32 pixels; 4 dense layers of 192, S of 32."""
+    return replace(cnn_small(), latent_dim=32, cnn=CNNConfig(widths=(24, 32, 48, 64), dense=192, dense_layers=4, crop=32))
 
 
 @register_model
@@ -450,6 +460,9 @@ class PlainCNN(nn.Module):
         super().__init__()
         if not cfg.widths and not cfg.apertures:
             raise ConfigError("a cnn image encoder needs convolution widths or apertures")
+        if cfg.crop and not 8 <= cfg.crop <= image_size:
+            raise ConfigError(f"cnn crop={cfg.crop} must be 0 or between 8 and the image size {image_size}")
+        self.crop = slice((image_size - cfg.crop) // 2, (image_size - cfg.crop) // 2 + cfg.crop) if cfg.crop else None
         w = cfg.widths
         self.conv1 = nn.Conv2d(n_channels, w[0], 5, stride=2, padding=2) if w else None
         self.bias = nn.Linear(n_tabular, w[0]) if (n_tabular > 0 and w) else None
@@ -465,7 +478,7 @@ class PlainCNN(nn.Module):
     def forward(self, x: torch.Tensor, tab: torch.Tensor | None = None) -> torch.Tensor:
         parts = []
         if self.conv1 is not None:
-            h = self.conv1(x)
+            h = self.conv1(x if self.crop is None else x[:, :, self.crop, self.crop])
             if self.bias is not None and tab is not None:
                 h = h + self.bias(tab)[:, :, None, None]
             h = F.relu(h)
